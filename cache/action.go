@@ -1,0 +1,147 @@
+package cache
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ActionResult is what one execution of a stage produced. It is filed under
+// the stage's ActionKey and written only after every blob it names is in the
+// store.
+type ActionResult struct {
+	Version  int             `json:"version"`
+	Key      ActionKey       `json:"key"`
+	Stage    string          `json:"stage"`
+	Outputs  []Output        `json:"outputs"`
+	Metrics  json.RawMessage `json:"metrics,omitempty"`
+	Log      Digest          `json:"log"`
+	ExitCode int             `json:"exit_code"`
+	Duration time.Duration   `json:"duration_ns"`
+	Created  time.Time       `json:"created"`
+}
+
+// Output is one declared output of a stage as stored. For a file, Digest
+// names its contents; for a directory it names the encoded Tree, which is a
+// blob too.
+type Output struct {
+	Name   string      `json:"name"`
+	Path   string      `json:"path"`
+	Kind   EntryKind   `json:"kind"`
+	Perm   fs.FileMode `json:"perm"`
+	Size   int64       `json:"size"`
+	Digest Digest      `json:"digest"`
+}
+
+// actionVersion changes whenever ActionResult's meaning does.
+const actionVersion = 1
+
+var (
+	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zstdDecoder, _ = zstd.NewReader(nil)
+)
+
+// EncodeCompressed returns v as zstd-compressed JSON.
+func EncodeCompressed(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return zstdEncoder.EncodeAll(b, nil), nil
+}
+
+// DecodeCompressed parses zstd-compressed JSON into v.
+func DecodeCompressed(data []byte, v any) error {
+	b, err := zstdDecoder.DecodeAll(data, nil)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (s *Store) actionPath(k ActionKey) string {
+	h := k.String()
+	return filepath.Join(s.root, "actions", h[:2], h)
+}
+
+// PutAction files r under r.Key. Call it only after every blob r names is
+// stored: a reader that finds the action result relies on them.
+func (s *Store) PutAction(r *ActionResult) error {
+	r.Version = actionVersion
+	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Path < r.Outputs[j].Path })
+	data, err := EncodeCompressed(r)
+	if err != nil {
+		return fmt.Errorf("store action result for %s: %w", r.Stage, err)
+	}
+	tmp, err := s.tempFile()
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		abandon(tmp)
+		return fmt.Errorf("store action result for %s: %w", r.Stage, err)
+	}
+	return s.commit(tmp, s.actionPath(r.Key))
+}
+
+// GetAction returns the action result filed under k. A missing result
+// returns an error wrapping ErrNotFound; an unreadable one a *CorruptError,
+// and it is removed. Neither means the caller did anything wrong: both are
+// misses.
+func (s *Store) GetAction(k ActionKey) (*ActionResult, error) {
+	data, err := os.ReadFile(s.actionPath(k))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("action %s: %w", k, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read action %s: %w", k, err)
+	}
+	var r ActionResult
+	if err := DecodeCompressed(data, &r); err != nil || r.Version != actionVersion || r.Key != k {
+		_ = os.Remove(s.actionPath(k))
+		reason := "wrong version or key"
+		if err != nil {
+			reason = err.Error()
+		}
+		return nil, &CorruptError{What: "action result", Name: k.String(), Reason: reason}
+	}
+	return &r, nil
+}
+
+// MissingBlobs returns the digests that r needs and the store lacks,
+// including the files listed in each directory output's tree.
+func (s *Store) MissingBlobs(r *ActionResult) []Digest {
+	var missing []Digest
+	for _, o := range r.Outputs {
+		if !s.HasBlob(o.Digest) {
+			missing = append(missing, o.Digest)
+			continue
+		}
+		if o.Kind != KindDir {
+			continue
+		}
+		data, err := s.ReadBlob(o.Digest)
+		if err != nil {
+			missing = append(missing, o.Digest)
+			continue
+		}
+		t, err := DecodeTree(data)
+		if err != nil {
+			missing = append(missing, o.Digest)
+			continue
+		}
+		for _, e := range t.Entries {
+			if e.Kind == KindFile && !s.HasBlob(e.Digest) {
+				missing = append(missing, e.Digest)
+			}
+		}
+	}
+	return missing
+}

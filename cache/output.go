@@ -1,0 +1,200 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// StoreOutput puts the file or directory at path into the store and
+// describes it as the output named name at workspace path rel.
+func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
+	o := Output{Name: name, Path: rel}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return o, err
+	}
+	o.Perm = fi.Mode().Perm()
+	if !fi.IsDir() {
+		if !fi.Mode().IsRegular() {
+			return o, fmt.Errorf("output %s is a %s, want a regular file or a directory", rel, fi.Mode().Type())
+		}
+		o.Kind = KindFile
+		o.Digest, o.Size, err = s.PutFile(path)
+		if err == nil {
+			ix.Record(path, fi, o.Digest)
+		}
+		return o, err
+	}
+
+	// A directory: store every file, then the tree that lists them.
+	o.Kind = KindDir
+	t, err := ScanTree(path, ix)
+	if err != nil {
+		return o, err
+	}
+	for _, e := range t.Entries {
+		if e.Kind != KindFile || s.HasBlob(e.Digest) {
+			continue
+		}
+		p := filepath.Join(path, filepath.FromSlash(e.Path))
+		d, _, err := s.PutFile(p)
+		if err != nil {
+			return o, err
+		}
+		if d != e.Digest {
+			return o, fmt.Errorf("output %s changed while it was stored: %s", rel, e.Path)
+		}
+	}
+	o.Digest, err = s.PutBytes(t.Encode())
+	o.Size = t.Size()
+	return o, err
+}
+
+// Matches reports whether the workspace path holds exactly output o, using
+// the index so that an unchanged file is only statted.
+func (s *Store) Matches(o Output, path string, ix *Index) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Perm() != o.Perm {
+		return false
+	}
+	switch o.Kind {
+	case KindFile:
+		if !fi.Mode().IsRegular() || fi.Size() != o.Size {
+			return false
+		}
+		d, _, err := ix.FileDigest(path)
+		return err == nil && d == o.Digest
+	case KindDir:
+		if !fi.IsDir() {
+			return false
+		}
+		t, err := ScanTree(path, ix)
+		return err == nil && t.Digest() == o.Digest
+	}
+	return false
+}
+
+// Restore writes output o to path from the store, replacing whatever is
+// there. Every byte is verified against its digest before it is put in
+// place; on a missing or corrupt blob Restore returns an error and leaves
+// path as it was.
+func (s *Store) Restore(o Output, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	if o.Kind == KindFile {
+		return s.restoreFile(o.Digest, o.Size, o.Perm, path)
+	}
+	data, err := s.ReadBlob(o.Digest)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	t, err := DecodeTree(data)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+
+	// Build the directory beside its final place, then swap it in, so a
+	// failure half-way leaves the old contents and only a temp folder.
+	tmp, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".restore-*")
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	if err := s.fillDir(t, tmp); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	if err := os.Chmod(tmp, o.Perm); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	if err := os.RemoveAll(path); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("restore %s: %w", o.Path, err)
+	}
+	return nil
+}
+
+func (s *Store) fillDir(t *Tree, dir string) error {
+	// Entries are in path order, so a folder comes before what it holds.
+	// Folder modes are set last, because a read-only folder cannot be filled.
+	var dirs []TreeEntry
+	for _, e := range t.Entries {
+		if !fs.ValidPath(e.Path) {
+			return fmt.Errorf("tree entry %q leaves its directory", e.Path)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(e.Path))
+		switch e.Kind {
+		case KindDir:
+			if err := os.Mkdir(p, 0o755); err != nil {
+				return err
+			}
+			dirs = append(dirs, e)
+		case KindSymlink:
+			if err := os.Symlink(e.Target, p); err != nil {
+				return err
+			}
+		case KindFile:
+			if err := s.restoreFile(e.Digest, e.Size, e.Perm, p); err != nil {
+				return err
+			}
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Chmod(filepath.Join(dir, filepath.FromSlash(dirs[i].Path)), dirs[i].Perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreFile copies (or reflinks) a blob to a temp file beside path,
+// checks its size and digest, sets its mode and renames it into place.
+func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string) error {
+	src, err := s.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if fi, err := src.Stat(); err != nil || fi.Size() != size {
+		s.discard(d)
+		return &CorruptError{What: "blob", Name: d.String(), Reason: fmt.Sprintf("size differs from the recorded %d bytes", size)}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".restore-*")
+	if err != nil {
+		return err
+	}
+	got, _, err := copyHashed(tmp, src)
+	if err == nil && got != d {
+		s.discard(d)
+		err = &CorruptError{What: "blob", Name: d.String(), Reason: "contents hash to " + got.String()}
+	}
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// IsMiss reports whether err means an entry is absent or unusable, as
+// opposed to a failure of the machine such as a full disk.
+func IsMiss(err error) bool {
+	var ce *CorruptError
+	return errors.Is(err, ErrNotFound) || errors.As(err, &ce)
+}

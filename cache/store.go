@@ -1,0 +1,197 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/zeebo/blake3"
+)
+
+// Store is the local content-addressed store: blobs under blobs/, action
+// results under actions/, run records under runs/. Its methods are safe for
+// concurrent use by goroutines and by other processes sharing the folder.
+type Store struct {
+	root string
+}
+
+// ErrNotFound is returned, possibly wrapped, when a blob or action result is
+// not in the store.
+var ErrNotFound = errors.New("not found in cache")
+
+// CorruptError reports a stored entry that failed verification. The entry is
+// treated as a miss and removed, so the next build stores a good copy.
+type CorruptError struct {
+	What   string // "blob" or "action result"
+	Name   string // its digest or key
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("corrupt %s %s in cache: %s", e.What, e.Name, e.Reason)
+}
+
+// OpenStore opens the store rooted at dir, creating its folders.
+func OpenStore(dir string) (*Store, error) {
+	for _, sub := range []string{"blobs", "actions", "runs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("open cache %s: %w", dir, err)
+		}
+	}
+	return &Store{root: dir}, nil
+}
+
+// Root returns the folder the store lives in.
+func (s *Store) Root() string { return s.root }
+
+// BlobPath returns where the blob with digest d lives, whether or not it exists.
+func (s *Store) BlobPath(d Digest) string {
+	h := d.String()
+	return filepath.Join(s.root, "blobs", h[:2], h)
+}
+
+// HasBlob reports whether a blob named d exists. It does not verify it.
+func (s *Store) HasBlob(d Digest) bool {
+	_, err := os.Stat(s.BlobPath(d))
+	return err == nil
+}
+
+// PutBytes stores b and returns its digest.
+func (s *Store) PutBytes(b []byte) (Digest, error) {
+	d := SumBytes(b)
+	if s.HasBlob(d) {
+		return d, nil
+	}
+	tmp, err := s.tempFile()
+	if err != nil {
+		return d, err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		abandon(tmp)
+		return d, fmt.Errorf("store blob: %w", err)
+	}
+	return d, s.commit(tmp, s.BlobPath(d))
+}
+
+// PutFile stores a copy of the file at path and returns its digest and size.
+// The copy is hashed as it is written, so the digest always names the bytes
+// stored even if the file changes meanwhile. Where the file system supports
+// reflinks, the copy shares the file's extents and costs no data writes.
+func (s *Store) PutFile(path string) (Digest, int64, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return Digest{}, 0, fmt.Errorf("store %s: %w", path, err)
+	}
+	defer src.Close()
+	tmp, err := s.tempFile()
+	if err != nil {
+		return Digest{}, 0, err
+	}
+
+	// Copy (or clone) into the temp file, hashing what lands there.
+	d, n, err := copyHashed(tmp, src)
+	if err != nil {
+		abandon(tmp)
+		return Digest{}, 0, fmt.Errorf("store %s: %w", path, err)
+	}
+	if s.HasBlob(d) {
+		abandon(tmp)
+		return d, n, nil
+	}
+	return d, n, s.commit(tmp, s.BlobPath(d))
+}
+
+// OpenBlob opens the blob named d for reading. The caller must verify the
+// bytes if it hands them on; ReadBlob and RestoreFile do.
+func (s *Store) OpenBlob(d Digest) (*os.File, error) {
+	f, err := os.Open(s.BlobPath(d))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	return f, err
+}
+
+// ReadBlob returns the verified contents of the blob named d.
+func (s *Store) ReadBlob(d Digest) ([]byte, error) {
+	b, err := os.ReadFile(s.BlobPath(d))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", d, err)
+	}
+	if got := SumBytes(b); got != d {
+		s.discard(d)
+		return nil, &CorruptError{What: "blob", Name: d.String(), Reason: "contents hash to " + got.String()}
+	}
+	return b, nil
+}
+
+// discard removes a blob that failed verification.
+func (s *Store) discard(d Digest) {
+	_ = os.Remove(s.BlobPath(d))
+}
+
+// tempFile creates a file in the store's tmp folder, which is on the same
+// file system as every final location, so a rename commits it atomically.
+func (s *Store) tempFile() (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return f, nil
+}
+
+// commit makes tmp durable under name. The fsync comes before the rename:
+// after a crash, a name either does not exist or holds complete contents.
+func (s *Store) commit(tmp *os.File, name string) error {
+	if err := tmp.Sync(); err != nil {
+		abandon(tmp)
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func abandon(f *os.File) {
+	_ = f.Close()
+	_ = os.Remove(f.Name())
+}
+
+// copyHashed fills dst with the contents of src and returns the digest of
+// what dst now holds. A reflink clone is tried first; the clone is then
+// hashed from dst, so the digest describes the stored bytes either way.
+func copyHashed(dst, src *os.File) (Digest, int64, error) {
+	if cloneFile(dst, src) == nil {
+		if _, err := dst.Seek(0, io.SeekStart); err != nil {
+			return Digest{}, 0, err
+		}
+		return HashReader(dst)
+	}
+	h := blake3.New()
+	buf := make([]byte, hashBufferSize)
+	n, err := io.CopyBuffer(io.MultiWriter(dst, h), src, buf)
+	if err != nil {
+		return Digest{}, n, err
+	}
+	var d Digest
+	h.Sum(d[:0])
+	return d, n, nil
+}

@@ -1,0 +1,197 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Tree is the manifest of a directory: every file, symlink and sub-folder
+// under it, sorted by path. A directory's digest is the digest of its
+// encoded tree, so a renamed, added, removed or re-moded file changes it.
+type Tree struct {
+	Entries []TreeEntry
+}
+
+// EntryKind says what a tree entry is.
+type EntryKind byte
+
+// The kinds of tree entries.
+const (
+	KindFile    EntryKind = 'f'
+	KindDir     EntryKind = 'd'
+	KindSymlink EntryKind = 'l'
+)
+
+// TreeEntry is one path under a directory. Path is slash-separated and
+// relative to the directory. Perm holds the permission bits; Size and Digest
+// are set for files, Target for symlinks.
+type TreeEntry struct {
+	Path   string
+	Kind   EntryKind
+	Perm   fs.FileMode
+	Size   int64
+	Digest Digest
+	Target string
+}
+
+// treeHeader starts every encoded tree; it changes with the format.
+const treeHeader = "mlb-tree-v1\n"
+
+// Encode returns the canonical encoding of t: one line per entry in path
+// order, with paths and targets quoted so any byte in a name is safe.
+func (t *Tree) Encode() []byte {
+	var b bytes.Buffer
+	b.WriteString(treeHeader)
+	for _, e := range t.Entries {
+		switch e.Kind {
+		case KindFile:
+			fmt.Fprintf(&b, "f %04o %d %s %s\n", e.Perm, e.Size, e.Digest, strconv.Quote(e.Path))
+		case KindDir:
+			fmt.Fprintf(&b, "d %04o %s\n", e.Perm, strconv.Quote(e.Path))
+		case KindSymlink:
+			fmt.Fprintf(&b, "l %s %s\n", strconv.Quote(e.Target), strconv.Quote(e.Path))
+		}
+	}
+	return b.Bytes()
+}
+
+// Digest returns the digest of the encoded tree.
+func (t *Tree) Digest() Digest { return SumBytes(t.Encode()) }
+
+// Size returns the total size of the files in t.
+func (t *Tree) Size() int64 {
+	var n int64
+	for _, e := range t.Entries {
+		n += e.Size
+	}
+	return n
+}
+
+// DecodeTree parses an encoded tree.
+func DecodeTree(data []byte) (*Tree, error) {
+	if !bytes.HasPrefix(data, []byte(treeHeader)) {
+		return nil, fmt.Errorf("decode tree: missing %q header", strings.TrimSpace(treeHeader))
+	}
+	t := &Tree{}
+	sc := bufio.NewScanner(bytes.NewReader(data[len(treeHeader):]))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		e, err := decodeTreeLine(sc.Text())
+		if err != nil {
+			return nil, fmt.Errorf("decode tree line %d: %w", line, err)
+		}
+		t.Entries = append(t.Entries, e)
+	}
+	return t, sc.Err()
+}
+
+func decodeTreeLine(s string) (TreeEntry, error) {
+	var e TreeEntry
+	if len(s) < 2 {
+		return e, fmt.Errorf("short line %q", s)
+	}
+	e.Kind = EntryKind(s[0])
+	rest := s[2:]
+	switch e.Kind {
+	case KindFile:
+		var perm uint32
+		var digest string
+		var n int
+		if _, err := fmt.Sscanf(rest, "%o %d %s%n", &perm, &e.Size, &digest, &n); err != nil {
+			return e, fmt.Errorf("file entry %q: %w", s, err)
+		}
+		d, err := ParseDigest(digest)
+		if err != nil {
+			return e, err
+		}
+		e.Perm, e.Digest = fs.FileMode(perm), d
+		path, err := strconv.Unquote(strings.TrimPrefix(rest[n:], " "))
+		e.Path = path
+		return e, err
+	case KindDir:
+		permText, quoted, ok := strings.Cut(rest, " ")
+		perm, err := strconv.ParseUint(permText, 8, 32)
+		if !ok || err != nil {
+			return e, fmt.Errorf("directory entry %q", s)
+		}
+		e.Perm = fs.FileMode(perm)
+		e.Path, err = strconv.Unquote(quoted)
+		return e, err
+	case KindSymlink:
+		target, tail, err := unquotePrefix(rest)
+		if err != nil {
+			return e, fmt.Errorf("symlink entry %q: %w", s, err)
+		}
+		e.Target = target
+		e.Path, err = strconv.Unquote(strings.TrimPrefix(tail, " "))
+		return e, err
+	}
+	return e, fmt.Errorf("unknown entry kind %q", s[0])
+}
+
+// unquotePrefix unquotes the Go string literal at the start of s and returns
+// the rest of s after it.
+func unquotePrefix(s string) (string, string, error) {
+	q, err := strconv.QuotedPrefix(s)
+	if err != nil {
+		return "", "", err
+	}
+	v, err := strconv.Unquote(q)
+	return v, s[len(q):], err
+}
+
+// ScanTree walks the directory dir and returns its tree. File digests come
+// from ix where the stat data is unchanged; the rest are hashed.
+func ScanTree(dir string, ix *Index) (*Tree, error) {
+	t := &Tree{}
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == dir {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		e := TreeEntry{Path: filepath.ToSlash(rel)}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		e.Perm = fi.Mode().Perm()
+		switch {
+		case de.IsDir():
+			e.Kind = KindDir
+		case fi.Mode()&fs.ModeSymlink != 0:
+			e.Kind, e.Perm = KindSymlink, 0
+			if e.Target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		case fi.Mode().IsRegular():
+			e.Kind, e.Size = KindFile, fi.Size()
+			d, ok := ix.Lookup(p, fi)
+			if !ok {
+				if d, _, err = HashFile(p); err != nil {
+					return err
+				}
+				ix.Record(p, fi, d)
+			}
+			e.Digest = d
+		default:
+			return fmt.Errorf("%s: unsupported file type %s", p, fi.Mode().Type())
+		}
+		t.Entries = append(t.Entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", dir, err)
+	}
+	sort.Slice(t.Entries, func(i, j int) bool { return t.Entries[i].Path < t.Entries[j].Path })
+	return t, nil
+}

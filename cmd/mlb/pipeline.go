@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/mlbuild/mlb/engine"
+)
+
+// paramOptions are the flags that set param values.
+type paramOptions struct {
+	overrides   []string
+	paramsFiles []string
+}
+
+func (o *paramOptions) addFlags(f *pflag.FlagSet) {
+	f.StringArrayVarP(&o.overrides, "param", "p", nil, "set a param, as name=value or name.key=value (repeatable)")
+	f.StringArrayVar(&o.paramsFiles, "params-file", nil, "read params from a YAML, JSON or HCL file (repeatable; later files win)")
+}
+
+// loaded is an opened workspace with its resolved graph.
+type loaded struct {
+	ws    *engine.Workspace
+	graph *engine.Graph
+}
+
+// loadPipeline finds the workspace, opens its cache, and loads and resolves
+// the pipeline with the given params. Warnings go to stderr; errors come
+// back as a *diagError.
+func loadPipeline(g *globalOptions, po *paramOptions) (*loaded, error) {
+	root, err := engine.FindRoot(g.dir)
+	if err != nil {
+		return nil, err
+	}
+	p, diags := engine.Load(root)
+	if p == nil || diags.HasErrors() {
+		return nil, diagnostics(p, diags)
+	}
+	src := engine.ParamSources{Env: os.Environ()}
+	if po != nil {
+		src.Files, src.Overrides = po.paramsFiles, po.overrides
+	}
+	params, d := p.ResolveParams(src)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diagnostics(p, diags)
+	}
+	graph, d := p.Resolve(params)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diagnostics(p, diags)
+	}
+	if len(diags) > 0 {
+		w := hcl.NewDiagnosticTextWriter(g.stderr, p.Parser.Files(), 100, false)
+		_ = w.WriteDiagnostics(diags)
+	}
+	ws, err := engine.OpenWorkspace(root, g.cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	return &loaded{ws: ws, graph: graph}, nil
+}
+
+func diagnostics(p *engine.Pipeline, diags hcl.Diagnostics) error {
+	files := map[string]*hcl.File{}
+	if p != nil {
+		files = p.Parser.Files()
+	}
+	return &diagError{diags: diags, files: files}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	dir      string // where to start looking for the workspace
+	cacheDir string // cache folder; empty means the workspace's .mlb/cache
+	debug    bool
+	stdout   io.Writer
+	stderr   io.Writer
+}
+
+func newRootCmd(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mlb",
+		Short: "Build machine-learning pipelines, re-running only what changed",
+		Long: `mlb runs the stages of a pipeline declared in mlb.hcl. It hashes each
+stage's inputs, params and command, runs only the stages whose hash changed,
+restores the others from a content-addressed cache, and records every run.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			if g.debug || os.Getenv("MLB_DEBUG") != "" {
+				slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			}
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	f := root.PersistentFlags()
+	f.StringVarP(&g.dir, "dir", "C", ".", "run as if mlb was started in this folder")
+	f.StringVar(&g.cacheDir, "cache-dir", os.Getenv("MLB_CACHE_DIR"), "cache folder (default: .mlb/cache in the workspace, or $MLB_CACHE_DIR)")
+	f.BoolVar(&g.debug, "debug", false, "log debug traces to stderr (or set MLB_DEBUG=1)")
+
+	root.AddCommand(
+		newBuildCmd(g),
+		newStatusCmd(g),
+		newDagCmd(g),
+		newRunsCmd(g),
+	)
+	return root
+}
+
+// run executes the command line args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdout: stdout, stderr: stderr}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+
+	// Ctrl-C cancels the context: running stages get SIGTERM and the
+	// build records what finished.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, stderr)
+}

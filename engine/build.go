@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// BuildOptions controls one build.
+type BuildOptions struct {
+	Targets   []string // stages to build with their dependencies; none means all
+	Jobs      int      // stages run at once; zero means the number of CPUs
+	Force     bool     // execute every selected stage, ignoring the cache
+	KeepGoing bool     // after a failure, still build stages that do not depend on it
+	Env       []string // environment of every stage, before its own env
+	Events    Events   // progress; nil means none
+}
+
+// BuildError reports the stages that failed in a build.
+type BuildError struct {
+	Failed []*StageRun
+}
+
+func (e *BuildError) Error() string {
+	var names []string
+	for _, s := range e.Failed {
+		names = append(names, s.Name)
+	}
+	return fmt.Sprintf("build failed: stage %s failed", strings.Join(names, ", "))
+}
+
+// Build runs the stages that changed and restores or keeps the others. It
+// always writes a run record, also for a failed build, and returns it with
+// a *BuildError when any stage failed. The cache stays valid whatever
+// happens: a stage's results are stored only after it succeeded.
+func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*RunRecord, error) {
+	selected, err := g.Select(opts.Targets)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.NumCPU()
+	}
+	if opts.Events == nil {
+		opts.Events = noEvents{}
+	}
+	if opts.Env == nil {
+		opts.Env = os.Environ()
+	}
+	pipeline, err := w.Store.PutBytes(g.Pipeline.Source)
+	if err != nil {
+		return nil, err
+	}
+	rec := &RunRecord{
+		Started:  time.Now().UTC(),
+		Host:     hostname(),
+		Git:      gitState(w.Root),
+		Pipeline: pipeline,
+		Params:   g.Params.JSON(),
+		Targets:  opts.Targets,
+	}
+	last := w.loadLastBuilt()
+
+	results := w.schedule(ctx, selected, opts, last)
+
+	// Record the run, stage by stage in graph order.
+	rec.Finished = time.Now().UTC()
+	rec.Status = "succeeded"
+	rec.Metrics = map[string]float64{}
+	var failed []*StageRun
+	for _, s := range selected {
+		r := results[s.Name]
+		rec.Stages = append(rec.Stages, r)
+		switch r.State {
+		case StateFailed:
+			failed = append(failed, r)
+			rec.Status = "failed"
+		case StateSkipped, StateNotRun:
+			rec.Status = "failed"
+		case StateExecuted, StateRestored, StateUpToDate:
+			last[s.Name] = r.Parts
+		}
+		for k, v := range r.Metrics {
+			if _, clash := rec.Metrics[k]; clash {
+				k = s.Name + "." + k
+			}
+			rec.Metrics[k] = v
+		}
+	}
+	rec.Hash = runHash(pipeline, rec.Params, rec.Stages)
+	err = errors.Join(w.saveLastBuilt(last), SaveRun(w.Store, rec), w.Index.Save())
+	if err != nil {
+		return rec, err
+	}
+	if len(failed) > 0 || rec.Status == "failed" {
+		return rec, &BuildError{Failed: failed}
+	}
+	return rec, nil
+}
+
+// schedule runs the selected stages on up to opts.Jobs workers, each as
+// soon as the stages it depends on are done, and returns every stage's
+// result by name.
+func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildOptions, last lastBuilt) map[string]*StageRun {
+	results := map[string]*StageRun{}
+	waiting := map[string]int{} // unfinished dependencies
+	dependents := map[string][]*Stage{}
+	inBuild := map[string]bool{}
+	for _, s := range selected {
+		inBuild[s.Name] = true
+	}
+	var ready []*Stage
+	for _, s := range selected {
+		for _, d := range s.Deps {
+			if inBuild[d] {
+				waiting[s.Name]++
+				dependents[d] = append(dependents[d], s)
+			}
+		}
+		if waiting[s.Name] == 0 {
+			ready = append(ready, s)
+		}
+	}
+
+	done := make(chan *StageRun)
+	running := 0
+	stopping := false
+	for len(results) < len(selected) {
+		// Start what is ready, unless a failure stops the build.
+		for !stopping && running < opts.Jobs && len(ready) > 0 && ctx.Err() == nil {
+			s := ready[0]
+			ready = ready[1:]
+			running++
+			go func() { done <- w.buildStage(ctx, s, opts, last[s.Name]) }()
+		}
+		if running == 0 {
+			break
+		}
+
+		// Wait for one stage, then release or skip what depends on it.
+		r := <-done
+		running--
+		results[r.Name] = r
+		opts.Events.StageFinished(r)
+		if r.State == StateFailed {
+			if !opts.KeepGoing {
+				stopping = true
+			}
+			skipDependents(r.Name, dependents, results, opts.Events)
+			continue
+		}
+		for _, dep := range dependents[r.Name] {
+			waiting[dep.Name]--
+			if waiting[dep.Name] == 0 && results[dep.Name] == nil {
+				ready = append(ready, dep)
+			}
+		}
+	}
+	for _, s := range selected {
+		if results[s.Name] == nil {
+			r := &StageRun{Name: s.Name, State: StateNotRun}
+			if ctx.Err() != nil {
+				r.Error = "build interrupted"
+			}
+			results[s.Name] = r
+			opts.Events.StageFinished(r)
+		}
+	}
+	return results
+}
+
+func skipDependents(name string, dependents map[string][]*Stage, results map[string]*StageRun, ev Events) {
+	for _, dep := range dependents[name] {
+		if results[dep.Name] != nil {
+			continue
+		}
+		r := &StageRun{Name: dep.Name, State: StateSkipped, Error: "not run because stage " + name + " failed"}
+		results[dep.Name] = r
+		ev.StageFinished(r)
+		skipDependents(dep.Name, dependents, results, ev)
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// gitState returns the workspace's git commit and dirty flag, or nil when
+// the workspace is not in a git repository or git is not installed.
+func gitState(dir string) *GitState {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return nil
+	}
+	st := &GitState{Commit: strings.TrimSpace(string(out))}
+	status, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
+	st.Dirty = err != nil || len(strings.TrimSpace(string(status))) > 0
+	return st
+}

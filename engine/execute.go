@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/mlbuild/mlb/cache"
+	"github.com/mlbuild/mlb/stages"
+)
+
+// logTailLines is how much of a failed stage's log a build shows.
+const logTailLines = 20
+
+// buildStage brings one stage up to date: it keeps outputs that match the
+// cached result for the stage's key, restores the ones that do not, or runs
+// the stage when the key has no usable result.
+func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions, last *KeyParts) *StageRun {
+	start := time.Now()
+	r := &StageRun{Name: s.Name}
+	fail := func(err error) *StageRun {
+		r.State, r.Error, r.Duration = StateFailed, err.Error(), time.Since(start)
+		return r
+	}
+	opts.Events.StageStarted(s.Name, "checking")
+
+	parts, err := w.keyParts(s)
+	if err != nil {
+		return fail(err)
+	}
+	r.Parts, r.Key = parts, parts.Key()
+	r.Reasons = runReasons(s, parts, last, opts.Force)
+
+	// A cached result: keep or restore the outputs.
+	if s.Cache && !opts.Force {
+		if ar, err := w.Store.GetAction(r.Key); err == nil {
+			restored, err := w.restoreOutputs(s, ar, opts.Events)
+			if err == nil {
+				r.Outputs, r.Metrics, r.Log = ar.Outputs, metricsOf(ar), ar.Log
+				r.Duration = time.Since(start)
+				r.State = StateUpToDate
+				if restored {
+					r.State = StateRestored
+				}
+				return r
+			}
+			if !cache.IsMiss(err) {
+				return fail(err)
+			}
+			slog.Debug("cached result unusable, running stage", "stage", s.Name, "err", err)
+			r.Reasons = append(r.Reasons, "cached result unusable: "+err.Error())
+		} else if !cache.IsMiss(err) {
+			return fail(err)
+		}
+	}
+
+	// Execute.
+	opts.Events.StageStarted(s.Name, "running")
+	if err := w.execute(ctx, s, opts, r); err != nil {
+		return fail(err)
+	}
+	r.State = StateExecuted
+	r.Duration = time.Since(start)
+	return r
+}
+
+// runReasons says why a stage with these key parts may have to run.
+func runReasons(s *Stage, parts, last *KeyParts, force bool) []string {
+	switch {
+	case force:
+		return []string{"forced with --force"}
+	case !s.Cache:
+		return []string{"cache = false: runs every build"}
+	case last == nil:
+		return []string{"never built"}
+	}
+	return changedParts(last, parts)
+}
+
+// restoreOutputs makes the workspace hold ar's outputs, restoring those that
+// are missing or differ. It reports whether it restored anything.
+func (w *Workspace) restoreOutputs(s *Stage, ar *cache.ActionResult, ev Events) (bool, error) {
+	if len(ar.Outputs) != len(s.Outputs) {
+		return false, &cache.CorruptError{What: "action result", Name: ar.Key.String(), Reason: "output list does not match the stage"}
+	}
+	var stale []cache.Output
+	for _, o := range ar.Outputs {
+		if !w.Store.Matches(o, w.Abs(o.Path), w.Index) {
+			stale = append(stale, o)
+		}
+	}
+	if len(stale) == 0 {
+		return false, nil
+	}
+	if missing := w.Store.MissingBlobs(ar); len(missing) > 0 {
+		return false, fmt.Errorf("restore %s: %d blobs, first %s: %w", s.Name, len(missing), missing[0], cache.ErrNotFound)
+	}
+	ev.StageStarted(s.Name, "restoring")
+	for _, o := range stale {
+		if err := w.Store.Restore(o, w.Abs(o.Path)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// execute runs s's command and, when it succeeds and wrote every output,
+// stores the outputs and files the action result.
+func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r *StageRun) error {
+	// Outputs are removed first, so a stage never sees stale results and a
+	// missing output is noticed.
+	for _, o := range s.Outputs {
+		p := w.Abs(o.Path)
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("remove old output %s: %w", o.Path, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("create folder for output %s: %w", o.Path, err)
+		}
+	}
+	logDir := filepath.Join(w.Root, StateDir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(logDir, s.Name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("create log: %w", err)
+	}
+	defer logFile.Close()
+
+	env := append([]string(nil), opts.Env...)
+	for _, k := range sortedKeys(s.Env) {
+		env = append(env, k+"="+s.Env[k])
+	}
+	dir := w.Root
+	if s.Workdir != "" {
+		dir = w.Abs(s.Workdir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create workdir: %w", err)
+		}
+	}
+	res, runErr := stages.Run(ctx, stages.Command{
+		Argv: s.Argv, Shell: s.Shell, Dir: dir, Env: env,
+		Output: logFile, Timeout: s.Timeout,
+	})
+	r.ExitCode = res.ExitCode
+	if err := logFile.Sync(); err != nil {
+		return err
+	}
+	if runErr != nil {
+		r.LogTail = stages.Tail(logPath, logTailLines)
+		return fmt.Errorf("stage %s: %w", s.Name, runErr)
+	}
+	if res.ExitCode != 0 {
+		r.LogTail = stages.Tail(logPath, logTailLines)
+		return fmt.Errorf("stage %s: command exited with status %d (log: %s)", s.Name, res.ExitCode, relPath(w.Root, logPath))
+	}
+	for _, o := range s.Outputs {
+		if _, err := os.Lstat(w.Abs(o.Path)); err != nil {
+			r.LogTail = stages.Tail(logPath, logTailLines)
+			return fmt.Errorf("stage %s: command exited 0 but did not write declared output %s (%s)", s.Name, o.Name, o.Path)
+		}
+	}
+
+	// Metrics, then outputs and log into the store, then the action
+	// result: a reader that finds the action result finds its blobs.
+	r.Metrics = map[string]float64{}
+	for _, m := range s.Metrics {
+		values, err := readMetrics(w.Abs(m))
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", s.Name, err)
+		}
+		for k, v := range values {
+			r.Metrics[k] = v
+		}
+	}
+	for _, o := range s.Outputs {
+		out, err := w.describeOutput(s, o)
+		if err != nil {
+			return fmt.Errorf("stage %s: store output %s: %w", s.Name, o.Name, err)
+		}
+		r.Outputs = append(r.Outputs, out)
+	}
+	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Path < r.Outputs[j].Path })
+	if !s.Cache {
+		return nil
+	}
+	if r.Log, _, err = w.Store.PutFile(logPath); err != nil {
+		return err
+	}
+	ar := &cache.ActionResult{
+		Key: r.Key, Stage: s.Name, Outputs: r.Outputs, Log: r.Log,
+		ExitCode: res.ExitCode, Duration: res.Duration, Created: time.Now().UTC(),
+	}
+	if len(r.Metrics) > 0 {
+		ar.Metrics, _ = jsonMarshal(r.Metrics)
+	}
+	return w.Store.PutAction(ar)
+}
+
+// describeOutput stores output o, or for a stage with cache = false only
+// computes its digest.
+func (w *Workspace) describeOutput(s *Stage, o PathRef) (cache.Output, error) {
+	if s.Cache {
+		return w.Store.StoreOutput(o.Name, o.Path, w.Abs(o.Path), w.Index)
+	}
+	in, err := w.inputState(o.Path)
+	if err != nil {
+		return cache.Output{}, err
+	}
+	return cache.Output{Name: o.Name, Path: o.Path, Kind: in.Kind, Perm: in.Perm, Digest: in.Digest}, nil
+}
+
+func metricsOf(ar *cache.ActionResult) map[string]float64 {
+	if len(ar.Metrics) == 0 {
+		return nil
+	}
+	var m map[string]float64
+	if err := jsonUnmarshal(ar.Metrics, &m); err != nil {
+		return nil
+	}
+	return m
+}
+
+var errInterrupted = errors.New("interrupted")

@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+	"github.com/zeebo/blake3"
+
+	"github.com/mlbuild/mlb/cache"
+)
+
+// KeyParts is everything a stage key covers, kept in run records so that
+// status and diff can say which part changed.
+type KeyParts struct {
+	Command []string          `json:"command"` // argv; a shell command is sh -c TEXT
+	Env     map[string]string `json:"env,omitempty"`
+	Params  map[string]string `json:"params,omitempty"` // dotted path -> canonical JSON
+	Workdir string            `json:"workdir,omitempty"`
+	Outputs map[string]string `json:"outputs"` // name -> path
+	Inputs  map[string]Input  `json:"inputs"`  // name -> state
+}
+
+// Input is the state of one input when a key was computed.
+type Input struct {
+	Path   string          `json:"path"`
+	Kind   cache.EntryKind `json:"kind"`
+	Perm   fs.FileMode     `json:"perm"`
+	Digest cache.Digest    `json:"digest"`
+}
+
+// keyVersion starts every encoded key. Change it whenever the encoding or
+// the meaning of any part changes, so old cache entries stop matching.
+const keyVersion = "mlb-stage-key-v1"
+
+// Key returns the stage key of p: BLAKE3 over a length-prefixed encoding of
+// each part in a fixed order, maps sorted by key.
+func (p *KeyParts) Key() cache.ActionKey {
+	h := blake3.New()
+	var buf []byte
+	field := func(values ...string) {
+		for _, v := range values {
+			buf = binary.AppendUvarint(buf[:0], uint64(len(v)))
+			h.Write(buf)
+			h.Write([]byte(v))
+		}
+	}
+	field(keyVersion)
+	field("command", fmt.Sprint(len(p.Command)))
+	field(p.Command...)
+	field("env", fmt.Sprint(len(p.Env)))
+	for _, k := range sortedKeys(p.Env) {
+		field(k, p.Env[k])
+	}
+	field("params", fmt.Sprint(len(p.Params)))
+	for _, k := range sortedKeys(p.Params) {
+		field(k, p.Params[k])
+	}
+	field("workdir", p.Workdir)
+	field("outputs", fmt.Sprint(len(p.Outputs)))
+	for _, k := range sortedKeys(p.Outputs) {
+		field(k, p.Outputs[k])
+	}
+	field("inputs", fmt.Sprint(len(p.Inputs)))
+	for _, k := range sortedKeys(p.Inputs) {
+		in := p.Inputs[k]
+		field(k, in.Path, string(in.Kind), fmt.Sprintf("%04o", in.Perm), in.Digest.String())
+	}
+	var k cache.ActionKey
+	h.Sum(k[:0])
+	return k
+}
+
+// staticParts returns the parts of s's key that need no file system access.
+func (s *Stage) staticParts() *KeyParts {
+	p := &KeyParts{
+		Command: s.Argv,
+		Env:     s.Env,
+		Params:  map[string]string{},
+		Workdir: s.Workdir,
+		Outputs: map[string]string{},
+		Inputs:  map[string]Input{},
+	}
+	if len(s.Argv) == 0 {
+		p.Command = []string{"sh", "-c", s.Shell}
+	}
+	for path, v := range s.Params {
+		p.Params[path] = canonicalJSON(v)
+	}
+	for _, o := range s.Outputs {
+		p.Outputs[o.Name] = o.Path
+	}
+	return p
+}
+
+func canonicalJSON(v cty.Value) string {
+	b, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		panic(fmt.Sprintf("marshal param value: %v", err))
+	}
+	return string(b)
+}
+
+// MissingInputError reports an input that does not exist when its stage is
+// about to run.
+type MissingInputError struct {
+	Stage, Name, Path string
+}
+
+func (e *MissingInputError) Error() string {
+	return fmt.Sprintf("stage %s: input %s (%s) does not exist and no stage produces it: create it or fix the path", e.Stage, e.Name, e.Path)
+}
+
+// keyParts computes the full key parts of s, hashing its inputs through
+// the workspace's file index.
+func (w *Workspace) keyParts(s *Stage) (*KeyParts, error) {
+	p := s.staticParts()
+	for _, in := range s.Inputs {
+		state, err := w.inputState(in.Path)
+		if os.IsNotExist(err) {
+			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: input %s: %w", s.Name, in.Name, err)
+		}
+		p.Inputs[in.Name] = state
+	}
+	return p, nil
+}
+
+func (w *Workspace) inputState(path string) (Input, error) {
+	abs := w.Abs(path)
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Input{}, err
+	}
+	in := Input{Path: path, Perm: fi.Mode().Perm()}
+	if fi.IsDir() {
+		t, err := cache.ScanTree(abs, w.Index)
+		if err != nil {
+			return Input{}, err
+		}
+		in.Kind, in.Digest = cache.KindDir, t.Digest()
+		return in, nil
+	}
+	d, _, err := w.Index.FileDigest(abs)
+	if err != nil {
+		return Input{}, err
+	}
+	in.Kind, in.Digest = cache.KindFile, d
+	return in, nil
+}
+
+// changedParts lists, in words, how b differs from a: the reasons a stage
+// with parts a before now has parts b.
+func changedParts(a, b *KeyParts) []string {
+	var out []string
+	if fmt.Sprint(a.Command) != fmt.Sprint(b.Command) {
+		out = append(out, "command changed")
+	}
+	for _, k := range unionKeys(a.Params, b.Params) {
+		av, aok := a.Params[k]
+		bv, bok := b.Params[k]
+		switch {
+		case !aok:
+			out = append(out, fmt.Sprintf("param %s now used (%s)", k, bv))
+		case !bok:
+			out = append(out, fmt.Sprintf("param %s no longer used", k))
+		case av != bv:
+			out = append(out, fmt.Sprintf("param %s changed: %s -> %s", k, av, bv))
+		}
+	}
+	for _, k := range unionKeys(a.Env, b.Env) {
+		if av, bv := a.Env[k], b.Env[k]; av != bv {
+			out = append(out, fmt.Sprintf("env %s changed", k))
+		}
+	}
+	if a.Workdir != b.Workdir {
+		out = append(out, "workdir changed")
+	}
+	for _, k := range unionKeys(a.Outputs, b.Outputs) {
+		av, aok := a.Outputs[k]
+		bv, bok := b.Outputs[k]
+		switch {
+		case !aok:
+			out = append(out, fmt.Sprintf("output %s added", k))
+		case !bok:
+			out = append(out, fmt.Sprintf("output %s removed", k))
+		case av != bv:
+			out = append(out, fmt.Sprintf("output %s moved: %s -> %s", k, av, bv))
+		}
+	}
+	for _, k := range unionKeys(a.Inputs, b.Inputs) {
+		av, aok := a.Inputs[k]
+		bv, bok := b.Inputs[k]
+		switch {
+		case !aok:
+			out = append(out, fmt.Sprintf("input %s added (%s)", k, bv.Path))
+		case !bok:
+			out = append(out, fmt.Sprintf("input %s removed (%s)", k, av.Path))
+		case av.Path != bv.Path:
+			out = append(out, fmt.Sprintf("input %s moved: %s -> %s", k, av.Path, bv.Path))
+		case av.Digest != bv.Digest:
+			out = append(out, fmt.Sprintf("input %s changed (%s)", k, bv.Path))
+		case av.Perm != bv.Perm:
+			out = append(out, fmt.Sprintf("input %s mode changed: %04o -> %04o (%s)", k, av.Perm, bv.Perm, bv.Path))
+		case av.Kind != bv.Kind:
+			out = append(out, fmt.Sprintf("input %s changed kind (%s)", k, bv.Path))
+		}
+	}
+	return out
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	seen := map[string]bool{}
+	for k := range a {
+		seen[k] = true
+	}
+	for k := range b {
+		seen[k] = true
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Plan actions: what a build would do with a stage.
+const (
+	ActionRun      = "run"
+	ActionRestore  = "restore"
+	ActionUpToDate = "up-to-date"
+)
+
+// StagePlan is what a build would do with one stage, and why.
+type StagePlan struct {
+	Name    string   `json:"name"`
+	Action  string   `json:"action"`
+	Reasons []string `json:"reasons,omitempty"`
+	Key     string   `json:"key,omitempty"` // empty when it depends on a stage that will run
+}
+
+// Plan says, without running or changing anything but the file index, what
+// a build of the selected stages would do with each. A stage after one that
+// will run is planned to run: its inputs are not known until then.
+func (w *Workspace) Plan(g *Graph, targets []string, force bool) ([]*StagePlan, error) {
+	selected, err := g.Select(targets)
+	if err != nil {
+		return nil, err
+	}
+	last := w.loadLastBuilt()
+	plans := map[string]*StagePlan{}
+	var out []*StagePlan
+	for _, s := range selected {
+		p := w.planStage(s, plans, last[s.Name], force)
+		plans[s.Name] = p
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (w *Workspace) planStage(s *Stage, plans map[string]*StagePlan, last *KeyParts, force bool) *StagePlan {
+	p := &StagePlan{Name: s.Name, Action: ActionRun}
+	for _, d := range s.Deps {
+		if dp := plans[d]; dp != nil && dp.Action == ActionRun {
+			p.Reasons = append(p.Reasons, "depends on "+d+", which will run")
+		}
+	}
+	if len(p.Reasons) > 0 {
+		return p
+	}
+	parts, err := w.keyParts(s)
+	var missing *MissingInputError
+	if errors.As(err, &missing) {
+		p.Reasons = []string{fmt.Sprintf("input %s (%s) is missing", missing.Name, missing.Path)}
+		return p
+	}
+	if err != nil {
+		p.Reasons = []string{err.Error()}
+		return p
+	}
+	key := parts.Key()
+	p.Key = key.String()
+	p.Reasons = runReasons(s, parts, last, force)
+	if force || !s.Cache {
+		return p
+	}
+	ar, err := w.Store.GetAction(key)
+	if err != nil {
+		if len(p.Reasons) == 0 {
+			p.Reasons = []string{"no cached result for this key"}
+		}
+		return p
+	}
+
+	// A cached result exists: the stage is restored or already in place.
+	var stale []string
+	for _, o := range ar.Outputs {
+		if !w.Store.Matches(o, w.Abs(o.Path), w.Index) {
+			stale = append(stale, o.Path)
+		}
+	}
+	if missing := w.Store.MissingBlobs(ar); len(stale) > 0 && len(missing) > 0 {
+		p.Reasons = append(p.Reasons, fmt.Sprintf("cached result lacks %d blobs", len(missing)))
+		return p
+	}
+	p.Action = ActionUpToDate
+	if len(stale) > 0 {
+		p.Action = ActionRestore
+		for _, path := range stale {
+			p.Reasons = append(p.Reasons, "output "+path+" missing or modified")
+		}
+	} else {
+		p.Reasons = nil
+	}
+	return p
+}

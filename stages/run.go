@@ -1,0 +1,82 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Command is one process to run.
+type Command struct {
+	Argv    []string      // run without a shell when set
+	Shell   string        // run under "sh -c" when Argv is empty
+	Dir     string        // working directory
+	Env     []string      // full environment, as "NAME=value"
+	Output  io.Writer     // receives stdout and stderr, interleaved
+	Timeout time.Duration // zero means none
+}
+
+// Result describes a finished process.
+type Result struct {
+	ExitCode int
+	Duration time.Duration
+	TimedOut bool
+}
+
+// stopGrace is how long a cancelled process group has between SIGTERM and
+// SIGKILL to clean up.
+const stopGrace = 5 * time.Second
+
+// Run starts c, waits for it and returns its exit status. A command that
+// runs and exits non-zero is not an error: Result.ExitCode says so. Run
+// returns an error only when the process could not start or was stopped by
+// ctx or the timeout.
+func Run(ctx context.Context, c Command) (Result, error) {
+	argv := c.Argv
+	if len(argv) == 0 {
+		argv = []string{"sh", "-c", c.Shell}
+	}
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Env = c.Env
+	cmd.Stdout = c.Output
+	cmd.Stderr = c.Output
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+	cmd.WaitDelay = stopGrace
+
+	start := time.Now()
+	err := cmd.Start()
+	if err != nil {
+		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	err = cmd.Wait()
+	res := Result{Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
+
+	// Whatever the command left running in its group goes with it.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+
+	if ctx.Err() != nil {
+		res.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
+		if res.TimedOut {
+			return res, fmt.Errorf("timed out after %s", c.Timeout)
+		}
+		return res, ctx.Err()
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return res, err
+	}
+	return res, nil
+}
