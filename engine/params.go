@@ -197,8 +197,8 @@ func (p *Pipeline) applyOverride(values map[string]cty.Value, text, where string
 	}
 	leaf, err := parseOverride(raw, want)
 	if err != nil {
-		return fail("Invalid value for param "+name, fmt.Sprintf("%s: %s needs %s, but %q is not one (%v). Pass a value of that type.",
-			where, lhs, typeName(want), raw, err))
+		return fail("Invalid value for param "+name, fmt.Sprintf("%s: %s must be %s, got %q (%v). Pass %s, e.g. -p %s=%s.",
+			where, lhs, typeName(want), raw, err, typeName(want), lhs, exampleOf(want)))
 	}
 	return name, setAt(values[name], path[1:], leaf), nil
 }
@@ -337,4 +337,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// exampleOf returns a sample command-line value of type t.
+func exampleOf(t cty.Type) string {
+	switch {
+	case t == cty.Number:
+		return "10"
+	case t == cty.Bool:
+		return "true"
+	case t.IsListType() || t.IsTupleType() || t.IsSetType():
+		return "'[1,2]'"
+	case t.IsMapType() || t.IsObjectType():
+		return `'{"key":"value"}'`
+	}
+	return "text"
 }

@@ -48,8 +48,7 @@ func exitCode(err error, stderr io.Writer) int {
 	var be *engine.BuildError
 	switch {
 	case errors.As(err, &de):
-		w := hcl.NewDiagnosticTextWriter(stderr, de.files, 100, false)
-		_ = w.WriteDiagnostics(de.diags)
+		writeDiagnostics(stderr, de.diags, de.files)
 		return exitInvalidFile
 	case errors.As(err, &re):
 		return exitFailed

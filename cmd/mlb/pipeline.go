@@ -53,8 +53,7 @@ func loadPipeline(g *globalOptions, po *paramOptions) (*loaded, error) {
 		return nil, diagnostics(p, diags)
 	}
 	if len(diags) > 0 {
-		w := hcl.NewDiagnosticTextWriter(g.stderr, p.Parser.Files(), 100, false)
-		_ = w.WriteDiagnostics(diags)
+		writeDiagnostics(g.stderr, diags, p.Parser.Files())
 	}
 	ws, err := engine.OpenWorkspace(root, g.cacheDir)
 	if err != nil {
