@@ -118,8 +118,14 @@ func (s *Store) GetAction(k ActionKey) (*ActionResult, error) {
 // MissingBlobs returns the digests that r needs and the store lacks,
 // including the files listed in each directory output's tree.
 func (s *Store) MissingBlobs(r *ActionResult) []Digest {
+	return s.MissingFor(r.Outputs)
+}
+
+// MissingFor returns the digests that restoring outputs needs and the store
+// lacks, including the files listed in each directory's tree.
+func (s *Store) MissingFor(outputs []Output) []Digest {
 	var missing []Digest
-	for _, o := range r.Outputs {
+	for _, o := range outputs {
 		if !s.HasBlob(o.Digest) {
 			missing = append(missing, o.Digest)
 			continue

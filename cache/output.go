@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // StoreOutput puts the file or directory at path into the store and
@@ -127,7 +128,7 @@ func (s *Store) fillDir(t *Tree, dir string) error {
 	// Folder modes are set last, because a read-only folder cannot be filled.
 	var dirs []TreeEntry
 	for _, e := range t.Entries {
-		if !fs.ValidPath(e.Path) {
+		if !validTreePath(e.Path) {
 			return fmt.Errorf("tree entry %q leaves its directory", e.Path)
 		}
 		p := filepath.Join(dir, filepath.FromSlash(e.Path))
@@ -155,6 +156,21 @@ func (s *Store) fillDir(t *Tree, dir string) error {
 	return nil
 }
 
+// validTreePath reports whether p names a place inside a tree's folder. Unlike
+// fs.ValidPath it accepts names that are not UTF-8, which Linux allows and
+// ScanTree records.
+func validTreePath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+	}
+	return true
+}
+
 // restoreFile copies (or reflinks) a blob to a temp file beside path,
 // checks its size and digest, sets its mode and renames it into place.
 func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string) error {
@@ -164,7 +180,11 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	}
 	defer src.Close()
 	if fi, err := src.Stat(); err != nil || fi.Size() != size {
-		s.discard(d)
+		// Either the blob is damaged or the record is wrong; only a blob
+		// that fails its own digest is removed.
+		if got, _, err := HashReader(src); err == nil && got != d {
+			s.discard(d)
+		}
 		return &CorruptError{What: "blob", Name: d.String(), Reason: fmt.Sprintf("size differs from the recorded %d bytes", size)}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".restore-*")
@@ -181,6 +201,10 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	// Only a verified file replaces a folder in the way: rename(2) cannot.
+	if fi, lerr := os.Lstat(path); err == nil && lerr == nil && fi.IsDir() {
+		err = os.RemoveAll(path)
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)

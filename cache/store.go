@@ -96,7 +96,9 @@ func (s *Store) PutFile(path string) (Digest, int64, error) {
 		abandon(tmp)
 		return Digest{}, 0, fmt.Errorf("store %s: %w", path, err)
 	}
-	if s.HasBlob(d) {
+	// A blob of the right size is kept; one of another size is damaged
+	// and replaced by the verified copy.
+	if fi, err := os.Stat(s.BlobPath(d)); err == nil && fi.Size() == n {
 		abandon(tmp)
 		return d, n, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -19,6 +20,14 @@ type BuildOptions struct {
 	KeepGoing bool     // after a failure, still build stages that do not depend on it
 	Env       []string // environment of every stage, before its own env
 	Events    Events   // progress; nil means none
+
+	// NoRecord builds without writing a run record or the workspace's
+	// last-built state, for builds in scratch folders.
+	NoRecord bool
+
+	// noStore runs stages without storing their outputs or action results,
+	// to compare a re-execution with a recorded run.
+	noStore bool
 }
 
 // BuildError reports the stages that failed in a build.
@@ -93,7 +102,15 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		}
 	}
 	rec.Hash = runHash(pipeline, rec.Params, rec.Stages)
-	err = errors.Join(w.saveLastBuilt(last), SaveRun(w.Store, rec), w.Index.Save())
+	rec.Sources, err = w.storeSources(g, rec.Stages)
+	if err != nil {
+		slog.Warn("run cannot be reproduced from the cache alone", "err", err)
+	}
+	if opts.NoRecord {
+		err = w.Index.Save()
+	} else {
+		err = errors.Join(w.saveLastBuilt(last), SaveRun(w.Store, rec), w.Index.Save())
+	}
 	if err != nil {
 		return rec, err
 	}

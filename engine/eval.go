@@ -30,6 +30,7 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 		s := &Stage{Name: b.Name, Block: b, Cache: true, Env: map[string]string{}}
 		r := newRefs()
 		stageRefs[b.Name] = r
+		outputsRefsOK := true
 		for _, attr := range b.attributes() {
 			allowed := []string{"param", "local", "stage", "inputs", "outputs"}
 			switch attr {
@@ -38,9 +39,16 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 			case b.Inputs, b.DependsOn:
 				allowed = []string{"param", "local", "stage"}
 			}
-			diags = append(diags, p.collectRefs(attr.Expr, allowed, r)...)
+			d := p.collectRefs(attr.Expr, allowed, r)
+			diags = append(diags, d...)
+			if attr == b.Outputs && d.HasErrors() {
+				outputsRefsOK = false
+			}
 		}
-		if b.Outputs != nil {
+
+		// Outputs with a bad reference are not evaluated: that would only
+		// report the same mistake a second time.
+		if b.Outputs != nil && outputsRefsOK {
 			v, d := b.Outputs.Expr.Value(evalContext(base))
 			diags = append(diags, d...)
 			if !d.HasErrors() {

@@ -180,15 +180,16 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 			r.Metrics[k] = v
 		}
 	}
+	store := s.Cache && !opts.noStore
 	for _, o := range s.Outputs {
-		out, err := w.describeOutput(s, o)
+		out, err := w.describeOutput(o, store)
 		if err != nil {
 			return fmt.Errorf("stage %s: store output %s: %w", s.Name, o.Name, err)
 		}
 		r.Outputs = append(r.Outputs, out)
 	}
 	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Path < r.Outputs[j].Path })
-	if !s.Cache {
+	if !store {
 		return nil
 	}
 	if r.Log, _, err = w.Store.PutFile(logPath); err != nil {
@@ -204,10 +205,10 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 	return w.Store.PutAction(ar)
 }
 
-// describeOutput stores output o, or for a stage with cache = false only
-// computes its digest.
-func (w *Workspace) describeOutput(s *Stage, o PathRef) (cache.Output, error) {
-	if s.Cache {
+// describeOutput stores output o, or only computes its digest when store
+// is false.
+func (w *Workspace) describeOutput(o PathRef, store bool) (cache.Output, error) {
+	if store {
 		return w.Store.StoreOutput(o.Name, o.Path, w.Abs(o.Path), w.Index)
 	}
 	in, err := w.inputState(o.Path)

@@ -230,3 +230,16 @@ func unionKeys[V any](a, b map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// KeyChanges lists, in words, how the key parts b differ from a; nil parts
+// give a single reason saying they were not recorded.
+func KeyChanges(a, b *KeyParts) []string {
+	if a == nil || b == nil {
+		return []string{"key parts not recorded"}
+	}
+	changes := changedParts(a, b)
+	if len(changes) == 0 {
+		return []string{"same parts, other key encoding"}
+	}
+	return changes
+}

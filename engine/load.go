@@ -36,7 +36,6 @@ var rootSchema = &hcl.BodySchema{
 // pipeline is nil only when the file cannot be read; when diagnostics hold
 // errors it is incomplete, and only its Parser is of use, to print them.
 func Load(root string) (*Pipeline, hcl.Diagnostics) {
-	parser := hclparse.NewParser()
 	path := filepath.Join(root, PipelineFile)
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -46,6 +45,13 @@ func Load(root string) (*Pipeline, hcl.Diagnostics) {
 			Detail:   err.Error(),
 		}}
 	}
+	return LoadSource(root, src)
+}
+
+// LoadSource parses src as the mlb.hcl of the workspace at root, as Load
+// does; reproducing a run loads the pipeline source stored with it.
+func LoadSource(root string, src []byte) (*Pipeline, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
 
 	// Ranges name the file relative to the workspace, so messages read the
 	// same wherever the workspace lives.

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"sort"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -18,6 +20,10 @@ func decodeLocals(block *hcl.Block) ([]*Local, hcl.Diagnostics) {
 	for name, attr := range attrs {
 		locals = append(locals, &Local{Name: name, Expr: attr.Expr, Range: attr.NameRange})
 	}
+
+	// JustAttributes returns a map: restore source order, so that evaluation
+	// and its diagnostics are the same on every run.
+	sort.Slice(locals, func(i, j int) bool { return locals[i].Range.Start.Byte < locals[j].Range.Start.Byte })
 	return locals, diags
 }
 
@@ -29,7 +35,7 @@ func checkLocalNames(locals []*Local) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate local " + l.Name,
-				Detail:   "local." + l.Name + " is already defined at " + prev.Range.String() + ". Rename or remove one of them.",
+				Detail:   "local." + l.Name + " is already defined at " + position(prev.Range) + ". Rename or remove one of them.",
 				Subject:  l.Range.Ptr(),
 			})
 			continue

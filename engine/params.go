@@ -17,6 +17,10 @@ type ParamSources struct {
 	Files     []string // params files (YAML, JSON or HCL), later files win
 	Env       []string // environment as NAME=value; MLB_PARAM_<name> sets a param
 	Overrides []string // -p values, as name.path=value
+
+	// Recorded holds the resolved params of a past run as JSON. Its values
+	// replace the defaults, and the other sources apply on top.
+	Recorded []byte
 }
 
 // Params holds resolved param values by name.
@@ -54,6 +58,23 @@ func (p *Pipeline) ResolveParams(src ParamSources) (Params, hcl.Diagnostics) {
 		if param.Default != cty.NilVal {
 			values[param.Name] = param.Default
 			origin[param.Name] = "its default"
+		}
+	}
+
+	if len(src.Recorded) > 0 {
+		t, err := ctyjson.ImpliedType(src.Recorded)
+		if err != nil {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid recorded params", Detail: err.Error()}}
+		}
+		rv, err := ctyjson.Unmarshal(src.Recorded, t)
+		if err != nil || !rv.Type().IsObjectType() {
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid recorded params", Detail: fmt.Sprint(err)}}
+		}
+		for name, v := range rv.AsValueMap() {
+			if p.Param(name) != nil {
+				values[name] = v
+				origin[name] = "the recorded run"
+			}
 		}
 	}
 

@@ -115,7 +115,7 @@ func checkPaths(stages []*Stage) hcl.Diagnostics {
 			}
 			if prev, ok := owner[o.Path]; ok {
 				diags = append(diags, outputDiag(o, "Output declared twice",
-					fmt.Sprintf("%s is an output of stage %s and of stage %s (at %s). Each path must have one producer: rename one of them.", o.Path, prev.stage.Name, s.Name, prev.ref.Range)))
+					fmt.Sprintf("%s is an output of stage %s and of stage %s (at %s). Each path must have one producer: rename one of them.", o.Path, prev.stage.Name, s.Name, position(prev.ref.Range))))
 				continue
 			}
 			owner[o.Path] = ownedPath{s, o}
@@ -127,7 +127,7 @@ func checkPaths(stages []*Stage) hcl.Diagnostics {
 		if parent, ok := ancestorIn(p, owner); ok {
 			o := owner[p]
 			diags = append(diags, outputDiag(o.ref, "Nested outputs",
-				fmt.Sprintf("%s (stage %s) is inside %s, an output of stage %s (at %s). Outputs must not contain one another: move one of them.", p, o.stage.Name, parent.ref.Path, parent.stage.Name, parent.ref.Range)))
+				fmt.Sprintf("%s (stage %s) is inside %s, an output of stage %s (at %s). Outputs must not contain one another: move one of them.", p, o.stage.Name, parent.ref.Path, parent.stage.Name, position(parent.ref.Range))))
 		}
 	}
 
@@ -164,6 +164,12 @@ func checkPaths(stages []*Stage) hcl.Diagnostics {
 		sort.Strings(s.Deps)
 	}
 	return diags
+}
+
+// position formats the start of r as FILE:LINE:COLUMN, the form mlb prints
+// diagnostics in.
+func position(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 func outputDiag(r PathRef, summary, detail string) *hcl.Diagnostic {

@@ -30,7 +30,10 @@ type RunRecord struct {
 	Targets  []string           `json:"targets,omitempty"`
 	Status   string             `json:"status"` // "succeeded" or "failed"
 	Stages   []*StageRun        `json:"stages"`
+	Sources  []cache.Output     `json:"sources,omitempty"` // source inputs, stored in the cache
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
+
+	file string // name of the record's file in the runs folder
 }
 
 // GitState is the commit the workspace was at, and whether it had changes.
@@ -156,6 +159,7 @@ func ListRuns(store *cache.Store) ([]*RunRecord, error) {
 		if cache.DecodeCompressed(data, &r) != nil || r.Version != runVersion {
 			continue
 		}
+		r.file = name
 		runs = append(runs, &r)
 	}
 	return runs, nil

@@ -46,10 +46,14 @@ func (p *Pipeline) collectRefs(expr hcl.Expression, allowed []string, r *refs) h
 				continue
 			}
 			if p.Param(path[0]) == nil {
+				detail := fmt.Sprintf("No param %q is declared. Declare it with a param block", path[0])
+				if names := p.paramNames(); len(names) > 0 {
+					detail += ", or use one of: " + strings.Join(names, ", ")
+				}
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Reference to undeclared param " + path[0],
-					Detail:   fmt.Sprintf("No param %q is declared. Declare it with a param block, or use one of: %s.", path[0], strings.Join(p.paramNames(), ", ")),
+					Detail:   detail + ".",
 					Subject:  &rng,
 				})
 				continue

@@ -42,6 +42,7 @@ type Workspace struct {
 	Store *cache.Store
 	Index *cache.Index
 	lock  *os.File
+	store *cache.Lock // shared, so garbage collection waits for the build
 }
 
 // OpenWorkspace opens the workspace at root and its cache, which lives in
@@ -90,6 +91,12 @@ func (w *Workspace) Lock() error {
 		return fmt.Errorf("lock workspace: %w", err)
 	}
 	w.lock = f
+	w.store, err = w.Store.LockShared()
+	if err != nil {
+		f.Close()
+		w.lock = nil
+		return err
+	}
 	return nil
 }
 
@@ -100,6 +107,7 @@ func (w *Workspace) Close() error {
 		w.lock.Close()
 		w.lock = nil
 	}
+	w.store.Unlock()
 	return err
 }
 

@@ -97,7 +97,7 @@ func checkExample(t *testing.T, dir string, minAUC float64, params ...string) {
 		t.Errorf("second build executed %d and restored %d stages, want none", second.Executed, second.Restored)
 	}
 	table := mlbIn(t, dir, "runs")
-	if !strings.Contains(table, "auc=") {
+	if !strings.Contains(table, " auc ") {
 		t.Errorf("mlb runs shows no auc:\n%s", table)
 	}
 

@@ -48,6 +48,14 @@ restores the others from a content-addressed cache, and records every run.`,
 		newStatusCmd(g),
 		newDagCmd(g),
 		newRunsCmd(g),
+		newShowCmd(g),
+		newDiffCmd(g),
+		newMetricsCmd(g),
+		newLineageCmd(g),
+		newReproduceCmd(g),
+		newCheckoutCmd(g),
+		newGCCmd(g),
+		newDebugCmd(g),
 	)
 	return root
 }

@@ -1,18 +1,26 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlbuild/mlb/engine"
 )
 
+var errNoRuns = errors.New("no runs recorded yet: run mlb build")
+
 type runsOptions struct {
-	json  bool
-	limit int
+	json    bool
+	limit   int
+	sort    string
+	filters []string
 }
 
 // runLine is one run in mlb runs --json.
@@ -24,6 +32,7 @@ type runLine struct {
 	Restored int                `json:"restored"`
 	UpToDate int                `json:"up_to_date"`
 	Failed   int                `json:"failed"`
+	Params   map[string]string  `json:"params"`
 	Metrics  map[string]float64 `json:"metrics"`
 }
 
@@ -32,13 +41,22 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List past builds with their stages and metrics, newest first",
-		Args:  cobra.NoArgs,
+		Long: `Runs lists every recorded build: its run hash, start time, status, how many
+stages were executed, restored or kept, and a column per metric.
+
+  mlb runs --sort auc            # ascending by a metric
+  mlb runs --sort -auc           # descending
+  mlb runs --filter max_depth=15 --filter 'auc>0.85'
+
+A filter compares a metric, or a param by its dotted path, with =, !=, <,
+<=, > or >=. Runs without the metric or param are left out.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root, err := engine.FindRoot(g.dir)
+			filters, err := parseFilters(o.filters)
 			if err != nil {
-				return err
+				return &usageError{err}
 			}
-			ws, err := engine.OpenWorkspace(root, g.cacheDir)
+			ws, err := openWorkspace(g)
 			if err != nil {
 				return err
 			}
@@ -47,17 +65,18 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.limit > 0 && len(runs) > o.limit {
-				runs = runs[:o.limit]
-			}
 			lines := make([]runLine, 0, len(runs))
 			for _, r := range runs {
-				l := runLine{Hash: r.Hash, Started: r.Started.Format("2006-01-02T15:04:05Z"), Status: r.Status, Metrics: r.Metrics}
-				l.Executed, l.Restored, l.UpToDate, l.Failed = r.Counts()
-				if l.Metrics == nil {
-					l.Metrics = map[string]float64{}
+				l := toRunLine(r)
+				if matchAll(filters, l) {
+					lines = append(lines, l)
 				}
-				lines = append(lines, l)
+			}
+			if o.sort != "" {
+				sortRuns(lines, o.sort)
+			}
+			if o.limit > 0 && len(lines) > o.limit {
+				lines = lines[:o.limit]
 			}
 			if o.json {
 				return writeJSON(g.stdout, lines)
@@ -66,19 +85,145 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.json, "json", false, "print the runs as JSON")
-	cmd.Flags().IntVar(&o.limit, "limit", 0, "list at most this many runs (0: all)")
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print the runs as JSON")
+	f.IntVar(&o.limit, "limit", 0, "list at most this many runs (0: all)")
+	f.StringVar(&o.sort, "sort", "", "sort by a metric, ascending; prefix it with - for descending")
+	f.StringArrayVar(&o.filters, "filter", nil, "keep runs where a metric or param compares true, e.g. 'auc>0.85' or max_depth=15 (repeatable)")
 	return cmd
+}
+
+func toRunLine(r *engine.RunRecord) runLine {
+	l := runLine{Hash: r.Hash, Started: r.Started.Format("2006-01-02T15:04:05Z"), Status: r.Status,
+		Metrics: r.Metrics, Params: flattenParams(r.Params)}
+	l.Executed, l.Restored, l.UpToDate, l.Failed = r.Counts()
+	if l.Metrics == nil {
+		l.Metrics = map[string]float64{}
+	}
+	return l
+}
+
+// sortRuns orders lines by a metric; runs without it go last.
+func sortRuns(lines []runLine, key string) {
+	desc := strings.HasPrefix(key, "-")
+	key = strings.TrimPrefix(key, "-")
+	sort.SliceStable(lines, func(i, j int) bool {
+		a, aok := lines[i].Metrics[key]
+		b, bok := lines[j].Metrics[key]
+		switch {
+		case aok != bok:
+			return aok
+		case !aok:
+			return false
+		case desc:
+			return a > b
+		}
+		return a < b
+	})
+}
+
+type runFilter struct {
+	key, op, value string
+}
+
+var filterOps = []string{"!=", ">=", "<=", "=", ">", "<"}
+
+func parseFilters(specs []string) ([]runFilter, error) {
+	var out []runFilter
+	for _, s := range specs {
+		found := false
+		for _, op := range filterOps {
+			if i := strings.Index(s, op); i > 0 {
+				out = append(out, runFilter{key: strings.TrimSpace(s[:i]), op: op, value: strings.TrimSpace(s[i+len(op):])})
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("invalid --filter %q: write NAME OP VALUE with OP one of = != < <= > >=, e.g. 'auc>0.85'", s)
+		}
+	}
+	return out, nil
+}
+
+func matchAll(filters []runFilter, l runLine) bool {
+	for _, f := range filters {
+		if !f.match(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f runFilter) match(l runLine) bool {
+	var have string
+	if v, ok := l.Metrics[f.key]; ok {
+		have = strconv.FormatFloat(v, 'g', -1, 64)
+	} else if v, ok := l.Params[f.key]; ok {
+		have = v
+	} else {
+		return false
+	}
+	a, aerr := strconv.ParseFloat(have, 64)
+	b, berr := strconv.ParseFloat(f.value, 64)
+	if aerr == nil && berr == nil {
+		switch f.op {
+		case "=":
+			return a == b
+		case "!=":
+			return a != b
+		case "<":
+			return a < b
+		case "<=":
+			return a <= b
+		case ">":
+			return a > b
+		case ">=":
+			return a >= b
+		}
+	}
+	switch f.op {
+	case "=":
+		return have == f.value
+	case "!=":
+		return have != f.value
+	}
+	return false
 }
 
 func printRuns(w io.Writer, lines []runLine) {
 	if len(lines) == 0 {
-		fmt.Fprintln(w, "no runs yet: run mlb build")
+		fmt.Fprintln(w, "no runs match: run mlb build, or loosen --filter")
 		return
 	}
-	fmt.Fprintf(w, "%-12s  %-20s  %-9s  %4s  %4s  %4s  %s\n", "RUN", "STARTED", "STATUS", "EXEC", "REST", "KEPT", "METRICS")
+	metricSet := map[string]bool{}
 	for _, l := range lines {
-		fmt.Fprintf(w, "%-12s  %-20s  %-9s  %4d  %4d  %4d  %s\n", l.Hash[:12], l.Started, l.Status, l.Executed, l.Restored, l.UpToDate, formatMetrics(l.Metrics))
+		for k := range l.Metrics {
+			metricSet[k] = true
+		}
+	}
+	var metrics []string
+	for k := range metricSet {
+		metrics = append(metrics, k)
+	}
+	sort.Strings(metrics)
+
+	header := fmt.Sprintf("%-12s  %-20s  %-9s  %4s  %4s  %4s", "RUN", "STARTED", "STATUS", "EXEC", "REST", "KEPT")
+	for _, m := range metrics {
+		header += fmt.Sprintf("  %10s", m)
+	}
+	fmt.Fprintln(w, header)
+	for _, l := range lines {
+		row := fmt.Sprintf("%-12s  %-20s  %-9s  %4d  %4d  %4d", l.Hash[:12], l.Started, l.Status, l.Executed, l.Restored, l.UpToDate)
+		for _, m := range metrics {
+			v, ok := l.Metrics[m]
+			cell := "-"
+			if ok && !math.IsNaN(v) {
+				cell = formatNumber(v)
+			}
+			row += fmt.Sprintf("  %10s", cell)
+		}
+		fmt.Fprintln(w, row)
 	}
 }
 

@@ -1,0 +1,107 @@
+package cache
+
+import (
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Live is the set of entries garbage collection must keep.
+type Live struct {
+	Blobs   map[Digest]bool
+	Actions map[ActionKey]bool
+}
+
+// NewLive returns an empty set.
+func NewLive() *Live {
+	return &Live{Blobs: map[Digest]bool{}, Actions: map[ActionKey]bool{}}
+}
+
+// AddOutputs marks outputs live, with every file listed in a directory's
+// tree. A tree that cannot be read keeps only its own blob.
+func (l *Live) AddOutputs(s *Store, outputs []Output) {
+	for _, o := range outputs {
+		l.Blobs[o.Digest] = true
+		if o.Kind != KindDir {
+			continue
+		}
+		data, err := s.ReadBlob(o.Digest)
+		if err != nil {
+			continue
+		}
+		t, err := DecodeTree(data)
+		if err != nil {
+			continue
+		}
+		for _, e := range t.Entries {
+			if e.Kind == KindFile {
+				l.Blobs[e.Digest] = true
+			}
+		}
+	}
+}
+
+// GCStats counts what a collection removed, or would remove.
+type GCStats struct {
+	Blobs     int   `json:"blobs"`
+	BlobBytes int64 `json:"blob_bytes"`
+	Actions   int   `json:"actions"`
+	TempFiles int   `json:"temp_files"`
+}
+
+// tempMaxAge is how old a file in tmp/ must be for collection to remove
+// it: a younger one may belong to a write in progress elsewhere.
+const tempMaxAge = 24 * time.Hour
+
+// Collect removes every blob and action result not in live, and stale temp
+// files. With dryRun it only counts. The caller must hold LockExclusive.
+func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
+	var st GCStats
+	remove := func(p string) error {
+		if dryRun {
+			return nil
+		}
+		return os.Remove(p)
+	}
+	err := filepath.WalkDir(filepath.Join(s.root, "blobs"), func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		var d Digest
+		if n, err := hex.Decode(d[:], []byte(de.Name())); err == nil && n == len(d) && live.Blobs[d] {
+			return nil
+		}
+		if fi, err := de.Info(); err == nil {
+			st.BlobBytes += fi.Size()
+		}
+		st.Blobs++
+		return remove(p)
+	})
+	if err != nil {
+		return st, err
+	}
+	err = filepath.WalkDir(filepath.Join(s.root, "actions"), func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		var k ActionKey
+		if n, err := hex.Decode(k[:], []byte(de.Name())); err == nil && n == len(k) && live.Actions[k] {
+			return nil
+		}
+		st.Actions++
+		return remove(p)
+	})
+	if err != nil {
+		return st, err
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > tempMaxAge {
+			st.TempFiles++
+			_ = remove(filepath.Join(s.root, "tmp", e.Name()))
+		}
+	}
+	return st, nil
+}
