@@ -53,6 +53,11 @@ func (w *Workspace) storeSource(in Input) (cache.Output, error) {
 		out.Size = fi.Size()
 		return out, nil
 	}
+	// A folder's tree is stored after every file it lists, so a stored
+	// tree means a stored folder.
+	if in.Kind == cache.KindDir && w.Store.HasBlob(in.Digest) {
+		return out, nil
+	}
 	stored, err := w.Store.StoreOutput(in.Path, in.Path, w.Abs(in.Path), w.Index)
 	if err != nil {
 		return out, err
