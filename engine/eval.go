@@ -26,8 +26,8 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 	var stages []*Stage
 	outputObjects := map[string]cty.Value{}
 	stageRefs := map[string]*refs{}
+	forEachRefs := map[string]*refs{}
 	for _, b := range p.Stages {
-		s := &Stage{Name: b.Name, Block: b, Cache: true, Env: map[string]string{}}
 		r := newRefs()
 		stageRefs[b.Name] = r
 		outputsRefsOK := true
@@ -38,30 +38,58 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 				allowed = []string{"param", "local"}
 			case b.Inputs, b.DependsOn:
 				allowed = []string{"param", "local", "stage"}
+			case b.ForEach:
+				allowed = []string{"param", "local"}
 			}
-			d := p.collectRefs(attr.Expr, allowed, r)
+			if b.ForEach != nil && attr != b.ForEach {
+				allowed = append(allowed, "each")
+			}
+			target := r
+			if attr == b.ForEach {
+				// An instance depends on the params behind its own key
+				// only; evalStage works out which.
+				target = newRefs()
+				forEachRefs[b.Name] = target
+			}
+			d := p.collectRefs(attr.Expr, allowed, target)
 			diags = append(diags, d...)
-			if attr == b.Outputs && d.HasErrors() {
+			if (attr == b.Outputs || attr == b.ForEach) && d.HasErrors() {
 				outputsRefsOK = false
 			}
 		}
+		if !outputsRefsOK {
+			continue
+		}
 
-		// Outputs with a bad reference are not evaluated: that would only
-		// report the same mistake a second time.
-		if b.Outputs != nil && outputsRefsOK {
-			v, d := b.Outputs.Expr.Value(evalContext(base))
-			diags = append(diags, d...)
-			if !d.HasErrors() {
-				var dd hcl.Diagnostics
-				s.Outputs, dd = pathRefs(b.Outputs, v, true, p.Root)
-				diags = append(diags, dd...)
-				outputObjects[b.Name] = cty.ObjectVal(map[string]cty.Value{"outputs": v})
+		// One instance, or one per for_each key.
+		instances, d := expandStage(b, base)
+		diags = append(diags, d...)
+		perKey := map[string]cty.Value{}
+		for _, s := range instances {
+			// Outputs with a bad reference are not evaluated: that would
+			// only report the same mistake a second time.
+			s.outputsValue = cty.EmptyObjectVal
+			if b.Outputs != nil {
+				v, d := b.Outputs.Expr.Value(evalContext(withEach(base, s.each)))
+				diags = append(diags, d...)
+				if !d.HasErrors() {
+					var dd hcl.Diagnostics
+					s.Outputs, dd = pathRefs(b.Outputs, v, true, p.Root)
+					diags = append(diags, dd...)
+					s.outputsValue = v
+				}
 			}
+			obj := cty.ObjectVal(map[string]cty.Value{"outputs": s.outputsValue})
+			if b.ForEach != nil {
+				perKey[s.eachKey] = obj
+			} else {
+				outputObjects[b.Name] = obj
+			}
+			stages = append(stages, s)
 		}
-		if _, ok := outputObjects[b.Name]; !ok {
-			outputObjects[b.Name] = cty.ObjectVal(map[string]cty.Value{"outputs": cty.EmptyObjectVal})
+		if b.ForEach != nil {
+			outputObjects[b.Name] = objectOrEmpty(perKey)
 		}
-		stages = append(stages, s)
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -69,8 +97,12 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 	base["stage"] = cty.ObjectVal(outputObjects)
 
 	// Then everything else, stage by stage.
+	instances := map[string][]string{}
 	for _, s := range stages {
-		diags = append(diags, p.evalStage(s, base, stageRefs[s.Name], localParams, params)...)
+		instances[s.Block.Name] = append(instances[s.Block.Name], s.Name)
+	}
+	for _, s := range stages {
+		diags = append(diags, p.evalStage(s, base, stageRefs[s.Block.Name], forEachRefs[s.Block.Name], instances, localParams, params)...)
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -95,13 +127,10 @@ func evalContext(vars map[string]cty.Value) *hcl.EvalContext {
 }
 
 // evalStage evaluates s's attributes other than outputs.
-func (p *Pipeline) evalStage(s *Stage, base map[string]cty.Value, r *refs, localParams map[string]map[string]bool, params Params) hcl.Diagnostics {
+func (p *Pipeline) evalStage(s *Stage, base map[string]cty.Value, r, forEach *refs, instances map[string][]string, localParams map[string]map[string]bool, params Params) hcl.Diagnostics {
 	b := s.Block
 	var diags hcl.Diagnostics
-	vars := map[string]cty.Value{}
-	for k, v := range base {
-		vars[k] = v
-	}
+	vars := withEach(base, s.each)
 	ctx := evalContext(vars)
 
 	// Inputs.
@@ -116,10 +145,7 @@ func (p *Pipeline) evalStage(s *Stage, base map[string]cty.Value, r *refs, local
 		s.Inputs, d = pathRefs(b.Inputs, v, false, p.Root)
 		diags = append(diags, d...)
 	}
-	outputs := cty.EmptyObjectVal
-	if b.Outputs != nil {
-		outputs = base["stage"].GetAttr(s.Name).GetAttr("outputs")
-	}
+	outputs := s.outputsValue
 
 	// Scalars that the command may depend on.
 	if b.Workdir != nil {
@@ -190,26 +216,48 @@ func (p *Pipeline) evalStage(s *Stage, base map[string]cty.Value, r *refs, local
 		diags = append(diags, decodeCommand(b.Command, v, s)...)
 	}
 
-	// Dependencies: references, then depends_on.
+	// Dependencies: references, then depends_on. A reference to a stage
+	// with for_each, without a key, means every instance.
 	deps := map[string]bool{}
-	for name := range r.stages {
-		if name == s.Name {
-			rng := r.stages[name]
+	addDep := func(name string, rng hcl.Range) {
+		block := name
+		if i := strings.IndexByte(name, '['); i > 0 {
+			block = name[:i]
+		}
+		targets := []string{name}
+		if name == block {
+			targets = instances[block]
+		}
+		if len(targets) == 0 || (name != block && !contains(instances[block], name)) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Stage " + s.Name + " refers to itself",
-				Detail:   "A stage cannot use its own outputs as inputs. Use outputs.KEY inside the command instead.",
+				Summary:  "Reference to undeclared stage instance " + name,
+				Detail:   fmt.Sprintf("Stage %s has no instance %s. Its instances are: %s.", block, name, strings.Join(instances[block], ", ")),
 				Subject:  &rng,
 			})
-			continue
+			return
 		}
-		deps[name] = true
+		for _, t := range targets {
+			if t == s.Name {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Stage " + s.Name + " refers to itself",
+					Detail:   "A stage cannot use its own outputs as inputs. Use outputs.KEY inside the command instead.",
+					Subject:  &rng,
+				})
+				continue
+			}
+			deps[t] = true
+		}
+	}
+	for _, name := range sortedKeys(r.stages) {
+		addDep(name, r.stages[name])
 	}
 	if b.DependsOn != nil {
 		names, d := decodeDependsOn(p, b.DependsOn)
 		diags = append(diags, d...)
 		for _, n := range names {
-			deps[n] = true
+			addDep(n, b.DependsOn.Expr.Range())
 		}
 	}
 	for name := range deps {
@@ -231,6 +279,22 @@ func (p *Pipeline) evalStage(s *Stage, base map[string]cty.Value, r *refs, local
 	for name := range r.locals {
 		for path := range localParams[name] {
 			addParam(path)
+		}
+	}
+	if forEach != nil {
+		// for_each = param.X gives instance KEY the value of param.X.KEY;
+		// any other expression makes each instance use all it refers to.
+		if tr, d := hcl.AbsTraversalForExpr(b.ForEach.Expr); !d.HasErrors() && tr.RootName() == "param" && len(staticPath(tr[1:])) == len(tr)-1 {
+			addParam(strings.Join(append(staticPath(tr[1:]), s.eachKey), "."))
+		} else {
+			for path := range forEach.params {
+				addParam(path)
+			}
+			for name := range forEach.locals {
+				for path := range localParams[name] {
+					addParam(path)
+				}
+			}
 		}
 	}
 	return diags

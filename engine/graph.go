@@ -26,6 +26,10 @@ type Stage struct {
 	Params      map[string]cty.Value // referenced params by dotted path
 	Deps        []string             // names of the stages this one needs, sorted
 	Block       *StageBlock
+
+	each         cty.Value // each.key and each.value of a for_each instance, else cty.NilVal
+	eachKey      string
+	outputsValue cty.Value // the evaluated outputs, the value of outputs.*
 }
 
 // PathRef is one named input or output path. Path is slash-separated and
@@ -68,6 +72,15 @@ func (g *Graph) Select(names []string) ([]*Stage, error) {
 	}
 	for _, n := range names {
 		s := g.byName[n]
+		if s == nil && g.Pipeline.stageBlock(n) != nil {
+			// A stage with for_each: every instance.
+			for _, inst := range g.Stages {
+				if inst.Block.Name == n {
+					visit(inst)
+				}
+			}
+			continue
+		}
 		if s == nil {
 			return nil, fmt.Errorf("no stage named %q in %s: declared stages are %s", n, PipelineFile, strings.Join(g.Pipeline.stageNames(), ", "))
 		}

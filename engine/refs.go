@@ -90,7 +90,22 @@ func (p *Pipeline) collectRefs(expr hcl.Expression, allowed []string, r *refs) h
 				})
 				continue
 			}
-			if len(path) > 1 && path[1] != "outputs" {
+			ref := path[0]
+			if p.stageBlock(path[0]).ForEach != nil {
+				// stage.NAME is every instance; stage.NAME[KEY] is one.
+				if len(path) > 1 && path[1] == "outputs" {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid reference to stage " + path[0],
+						Detail:   "Stage " + path[0] + " has for_each, so name an instance, as stage." + path[0] + "[\"KEY\"].outputs.NAME.",
+						Subject:  &rng,
+					})
+					continue
+				}
+				if len(path) > 1 {
+					ref = instanceName(path[0], path[1])
+				}
+			} else if len(path) > 1 && path[1] != "outputs" {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid reference to stage " + path[0],
@@ -99,8 +114,8 @@ func (p *Pipeline) collectRefs(expr hcl.Expression, allowed []string, r *refs) h
 				})
 				continue
 			}
-			if _, ok := r.stages[path[0]]; !ok {
-				r.stages[path[0]] = rng
+			if _, ok := r.stages[ref]; !ok {
+				r.stages[ref] = rng
 			}
 		}
 	}
@@ -169,4 +184,9 @@ func joinRoots(roots []string) string {
 		parts = append(parts, r+".")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// instanceName names the instance of a for_each stage with the given key.
+func instanceName(stage, key string) string {
+	return stage + "[" + key + "]"
 }

@@ -21,6 +21,7 @@ type StageBlock struct {
 	Workdir     *hcl.Attribute
 	Cache       *hcl.Attribute
 	Timeout     *hcl.Attribute
+	ForEach     *hcl.Attribute
 }
 
 var stageSchema = &hcl.BodySchema{
@@ -35,6 +36,7 @@ var stageSchema = &hcl.BodySchema{
 		{Name: "workdir"},
 		{Name: "cache"},
 		{Name: "timeout"},
+		{Name: "for_each"},
 	},
 }
 
@@ -47,14 +49,14 @@ func decodeStage(block *hcl.Block) (*StageBlock, hcl.Diagnostics) {
 	s.Inputs, s.Outputs, s.Command = a["inputs"], a["outputs"], a["command"]
 	s.Env, s.Metrics, s.DependsOn = a["env"], a["metrics"], a["depends_on"]
 	s.Description, s.Workdir = a["description"], a["workdir"]
-	s.Cache, s.Timeout = a["cache"], a["timeout"]
+	s.Cache, s.Timeout, s.ForEach = a["cache"], a["timeout"], a["for_each"]
 	return s, diags
 }
 
 // attributes returns the stage's set attributes in a fixed order.
 func (s *StageBlock) attributes() []*hcl.Attribute {
 	var out []*hcl.Attribute
-	for _, a := range []*hcl.Attribute{s.Inputs, s.Outputs, s.Command, s.Env, s.Metrics, s.DependsOn, s.Description, s.Workdir, s.Cache, s.Timeout} {
+	for _, a := range []*hcl.Attribute{s.Inputs, s.Outputs, s.Command, s.Env, s.Metrics, s.DependsOn, s.Description, s.Workdir, s.Cache, s.Timeout, s.ForEach} {
 		if a != nil {
 			out = append(out, a)
 		}
