@@ -202,7 +202,8 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	// Only a verified file replaces a folder in the way: rename(2) cannot.
+	// rename(2) cannot put a file over a folder, so the folder is removed,
+	// and only once the file is verified.
 	if fi, lerr := os.Lstat(path); err == nil && lerr == nil && fi.IsDir() {
 		err = os.RemoveAll(path)
 	}

@@ -101,19 +101,24 @@ func decodeTreeLine(s string) (TreeEntry, error) {
 	rest := s[2:]
 	switch e.Kind {
 	case KindFile:
-		var perm uint32
-		var digest string
-		var n int
-		if _, err := fmt.Sscanf(rest, "%o %d %s%n", &perm, &e.Size, &digest, &n); err != nil {
-			return e, fmt.Errorf("file entry %q: %w", s, err)
+		// Mode, size and digest contain no spaces, but the quoted path may.
+		fields := strings.SplitN(rest, " ", 4)
+		if len(fields) != 4 {
+			return e, fmt.Errorf("file entry %q: want mode, size, digest and path", s)
 		}
-		d, err := ParseDigest(digest)
+		perm, err := strconv.ParseUint(fields[0], 8, 32)
 		if err != nil {
+			return e, fmt.Errorf("file entry %q: mode: %w", s, err)
+		}
+		e.Size, err = strconv.ParseInt(fields[1], 10, 64)
+		if err != nil || e.Size < 0 {
+			return e, fmt.Errorf("file entry %q: invalid size", s)
+		}
+		if e.Digest, err = ParseDigest(fields[2]); err != nil {
 			return e, err
 		}
-		e.Perm, e.Digest = fs.FileMode(perm), d
-		path, err := strconv.Unquote(strings.TrimPrefix(rest[n:], " "))
-		e.Path = path
+		e.Perm = fs.FileMode(perm)
+		e.Path, err = strconv.Unquote(fields[3])
 		return e, err
 	case KindDir:
 		permText, quoted, ok := strings.Cut(rest, " ")

@@ -21,9 +21,9 @@ func baseParts() *KeyParts {
 	}
 }
 
-// goldenKey is the key of baseParts. It pins the key encoding: if this test
-// fails, the encoding changed, and keyVersion must change with it so that
-// old cache entries stop matching; then update this value.
+// goldenKey is the key of baseParts, and pins the key encoding. If
+// TestKeyGolden fails, the encoding changed: bump keyVersion with it, so
+// that old cache entries stop matching, and then update this value.
 const goldenKey = "c671b9895e07ddb13caa1af4f45d989c3db5138e20c657870595e2b4a7b14516"
 
 func TestKeyGolden(t *testing.T) {

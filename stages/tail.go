@@ -17,12 +17,22 @@ func Tail(path string, n int) []string {
 		return nil
 	}
 	defer f.Close()
+	seeked := false
 	if fi, err := f.Stat(); err == nil && fi.Size() > tailBytes {
-		_, _ = f.Seek(-tailBytes, io.SeekEnd)
+		_, err = f.Seek(-tailBytes, io.SeekEnd)
+		seeked = err == nil
 	}
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil
+	}
+
+	// Reading from the middle of the file starts inside a line: drop that
+	// part, so that every line returned is whole.
+	if seeked {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
 	}
 	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
 	if len(lines) > n {

@@ -1,0 +1,8 @@
+# want: mlb.hcl:6:1: Duplicate stage train
+stage "train" {
+  command = "true"
+}
+
+stage "train" {
+  command = "false"
+}

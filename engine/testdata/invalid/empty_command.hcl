@@ -1,0 +1,4 @@
+# want: mlb.hcl:3:13: Empty command
+stage "a" {
+  command = "   "
+}

@@ -1,0 +1,3 @@
+# want: mlb.hcl:2:1: Unsupported block type
+pipeline "a" {
+}
