@@ -324,7 +324,13 @@ func pathRefs(attr *hcl.Attribute, v cty.Value, output bool, root string) ([]Pat
 			clean, err = inputPath(e.AsString(), root)
 		}
 		if err != nil {
-			diags = append(diags, pathDiag(attr, "Invalid path in "+attr.Name, fmt.Errorf("%s %q: %w", attr.Name, name, err)))
+			rng := itemRange(attr, name)
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid path in " + attr.Name,
+				Detail:   fmt.Sprintf("%s %q: %v.", attr.Name, name, err),
+				Subject:  &rng,
+			})
 			return
 		}
 		refs = append(refs, PathRef{Name: name, Path: clean, Range: itemRange(attr, name)})

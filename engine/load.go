@@ -71,7 +71,7 @@ func LoadSource(root string, src []byte) (*Pipeline, hcl.Diagnostics) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Duplicate " + block.Type + " " + block.Labels[0],
-					Detail:   "A " + block.Type + " named " + block.Labels[0] + " is already declared at " + prev.String() + ". Rename or remove one of them.",
+					Detail:   "A " + block.Type + " named " + block.Labels[0] + " is already declared at " + position(*prev) + ". Rename or remove one of them.",
 					Subject:  block.DefRange.Ptr(),
 				})
 				continue

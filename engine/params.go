@@ -94,7 +94,7 @@ func (p *Pipeline) ResolveParams(src ParamSources) (Params, hcl.Diagnostics) {
 				continue
 			}
 			values[name] = deepMerge(values[name], fv.Value)
-			origin[name] = fv.Range.String()
+			origin[name] = position(fv.Range)
 		}
 	}
 

@@ -181,7 +181,7 @@ func contains(list []string, s string) bool {
 func joinRoots(roots []string) string {
 	var parts []string
 	for _, r := range roots {
-		parts = append(parts, r+".")
+		parts = append(parts, r+".*")
 	}
 	return strings.Join(parts, ", ")
 }

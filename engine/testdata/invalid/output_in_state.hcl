@@ -1,4 +1,4 @@
-# want: mlb.hcl:3:13: Invalid path in outputs
+# want: mlb.hcl:3:23: Invalid path in outputs
 stage "a" {
   outputs = { model = ".mlb/cache/model.pkl" }
   command = "true"
