@@ -3,12 +3,14 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/mlbuild/mlb/cache"
+	"github.com/mlbuild/mlb/stages"
 )
 
 // PipelineFile is the name of the file that marks a workspace.
@@ -97,7 +99,18 @@ func (w *Workspace) Lock() error {
 		w.lock = nil
 		return err
 	}
-	return nil
+
+	// Holding the lock, any recorded process group is a leftover of a
+	// build that was killed: stop it before it races this one.
+	if n := stages.StopLeftovers(w.runningDir()); n > 0 {
+		slog.Debug("stopped processes left by a killed build", "groups", n)
+	}
+	return os.MkdirAll(w.runningDir(), 0o755)
+}
+
+// runningDir holds a group file per running stage; see stages.StopLeftovers.
+func (w *Workspace) runningDir() string {
+	return filepath.Join(w.Root, StateDir, "running")
 }
 
 // Close saves the file index and releases the lock.

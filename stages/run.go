@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -18,6 +19,10 @@ type Command struct {
 	Env     []string      // full environment, as "NAME=value"
 	Output  io.Writer     // receives stdout and stderr, interleaved
 	Timeout time.Duration // zero means none
+
+	// GroupFile, when set, names a file that records the command's process
+	// group while it runs; StopLeftovers reads it after a crash.
+	GroupFile string
 }
 
 // Result describes a finished process.
@@ -60,6 +65,12 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	err := cmd.Start()
 	if err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	if c.GroupFile != "" {
+		// Best effort: without the file, only a crash leaves strays.
+		if writeGroupFile(c.GroupFile, cmd.Process.Pid) == nil {
+			defer os.Remove(c.GroupFile)
+		}
 	}
 	err = cmd.Wait()
 	res := Result{Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
