@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
+
+	"github.com/mlbuild/mlb/cache"
 )
 
 // Plan actions: what a build would do with a stage.
@@ -18,6 +21,10 @@ type StagePlan struct {
 	Action  string   `json:"action"`
 	Reasons []string `json:"reasons,omitempty"`
 	Key     string   `json:"key,omitempty"` // empty when it depends on a stage that will run
+
+	// restores contains the outputs a build would restore, by path, so that
+	// the plans of dependants see their inputs as they will be.
+	restores map[string]cache.Output
 }
 
 // Plan says, without running or changing anything but the file index, what
@@ -49,7 +56,15 @@ func (w *Workspace) planStage(s *Stage, plans map[string]*StagePlan, last *KeyPa
 	if len(p.Reasons) > 0 {
 		return p
 	}
-	parts, err := w.keyParts(s)
+	restores := map[string]cache.Output{}
+	for _, d := range s.Deps {
+		if dp := plans[d]; dp != nil {
+			for path, o := range dp.restores {
+				restores[path] = o
+			}
+		}
+	}
+	parts, err := w.plannedKeyParts(s, restores)
 	var missing *MissingInputError
 	if errors.As(err, &missing) {
 		p.Reasons = []string{fmt.Sprintf("input %s (%s) is missing", missing.Name, missing.Path)}
@@ -87,6 +102,10 @@ func (w *Workspace) planStage(s *Stage, plans map[string]*StagePlan, last *KeyPa
 	p.Action = ActionUpToDate
 	if len(stale) > 0 {
 		p.Action = ActionRestore
+		p.restores = map[string]cache.Output{}
+		for _, o := range ar.Outputs {
+			p.restores[o.Path] = o
+		}
 		for _, path := range stale {
 			p.Reasons = append(p.Reasons, "output "+path+" missing or modified")
 		}
@@ -94,4 +113,30 @@ func (w *Workspace) planStage(s *Stage, plans map[string]*StagePlan, last *KeyPa
 		p.Reasons = nil
 	}
 	return p
+}
+
+// plannedKeyParts computes s's key parts as keyParts does, except that an
+// input at the path of an output in restores takes that output's recorded
+// state, which is what a build will find there once it has restored it.
+//
+// NOTE: an input inside a restored output folder, or a folder containing a
+// restored output, is still read from the workspace as it is now, so the
+// plan for its stage can differ from what the build does.
+func (w *Workspace) plannedKeyParts(s *Stage, restores map[string]cache.Output) (*KeyParts, error) {
+	p := s.staticParts()
+	for _, in := range s.Inputs {
+		if o, ok := restores[in.Path]; ok {
+			p.Inputs[in.Name] = Input{Path: in.Path, Kind: o.Kind, Perm: o.Perm, Digest: o.Digest}
+			continue
+		}
+		state, err := w.inputState(in.Path)
+		if os.IsNotExist(err) {
+			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: input %s: %w", s.Name, in.Name, err)
+		}
+		p.Inputs[in.Name] = state
+	}
+	return p, nil
 }
