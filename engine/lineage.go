@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,18 +39,30 @@ func (w *Workspace) FindLineage(target string) (*Lineage, error) {
 		return nil, err
 	}
 	rel, current := w.lineageTarget(target)
+	if rel == "" && isHex(target) && len(target) < 6 {
+		return nil, fmt.Errorf("lineage: digest prefix %q is too short: give at least 6 characters", target)
+	}
 	for _, rec := range runs {
 		for _, s := range rec.Stages {
 			for _, o := range s.Outputs {
-				match := false
+				var root *LineageNode
 				switch {
 				case rel != "" && o.Path == rel:
-					match = current.IsZero() || current == o.Digest
-				case rel == "":
-					match = len(target) >= 6 && strings.HasPrefix(o.Digest.String(), strings.ToLower(target))
+					if current.IsZero() || current == o.Digest {
+						root = traceOutput(rec, s, o, map[string]bool{})
+					}
+				case rel != "" && o.Kind == cache.KindDir && strings.HasPrefix(rel, o.Path+"/"):
+					// A file or folder inside a produced folder: its digest
+					// comes from the folder's tree.
+					d, ok := w.digestInside(o, strings.TrimPrefix(rel, o.Path+"/"))
+					if ok && (current.IsZero() || current == d) {
+						root = &LineageNode{Path: rel, Digest: d, Inputs: []*LineageNode{traceOutput(rec, s, o, map[string]bool{})}}
+					}
+				case rel == "" && strings.HasPrefix(o.Digest.String(), strings.ToLower(target)):
+					root = traceOutput(rec, s, o, map[string]bool{})
 				}
-				if match {
-					return &Lineage{Run: rec.Hash, Root: traceOutput(rec, s, o, map[string]bool{})}, nil
+				if root != nil {
+					return &Lineage{Run: rec.Hash, Root: root}, nil
 				}
 			}
 		}
@@ -85,6 +98,38 @@ func (w *Workspace) lineageTarget(target string) (string, cache.Digest) {
 	return rel, in.Digest
 }
 
+// digestInside returns the digest that inner, a path relative to the folder
+// output o, had in o: a file's content digest, or a sub-folder's tree
+// digest. It reports false when o's tree is not in the store or does not
+// list inner as a file or folder.
+func (w *Workspace) digestInside(o cache.Output, inner string) (cache.Digest, bool) {
+	data, err := w.Store.ReadBlob(o.Digest)
+	if err != nil {
+		return cache.Digest{}, false
+	}
+	t, err := cache.DecodeTree(data)
+	if err != nil {
+		return cache.Digest{}, false
+	}
+	isDir := false
+	sub := &cache.Tree{}
+	for _, e := range t.Entries {
+		switch {
+		case e.Path == inner && e.Kind == cache.KindFile:
+			return e.Digest, true
+		case e.Path == inner && e.Kind == cache.KindDir:
+			isDir = true
+		case strings.HasPrefix(e.Path, inner+"/"):
+			e.Path = strings.TrimPrefix(e.Path, inner+"/")
+			sub.Entries = append(sub.Entries, e)
+		}
+	}
+	if !isDir {
+		return cache.Digest{}, false
+	}
+	return sub.Digest(), true
+}
+
 func isHex(s string) bool {
 	for _, c := range strings.ToLower(s) {
 		if !strings.ContainsRune("0123456789abcdef", c) {
@@ -101,7 +146,10 @@ func traceOutput(rec *RunRecord, s *StageRun, o cache.Output, seen map[string]bo
 	}
 	seen[s.Name] = true
 	defer delete(seen, s.Name)
-	n.Params = s.Parts.Params
+	n.Params = make(map[string]string, len(s.Parts.Params))
+	for name, value := range s.Parts.Params {
+		n.Params[name] = paramText(value)
+	}
 	for _, name := range sortedKeys(s.Parts.Inputs) {
 		in := s.Parts.Inputs[name]
 		if ps, po, ok := producerOf(rec, in.Path); ok {
@@ -150,4 +198,15 @@ func (l *Lineage) Sources() []*LineageNode {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// paramText returns a param value from a stage's key parts, which hold it as
+// canonical JSON, as a user writes it: a string without its JSON quotes and
+// escapes, any other value as its JSON text.
+func paramText(canonical string) string {
+	var s string
+	if json.Unmarshal([]byte(canonical), &s) == nil {
+		return s
+	}
+	return canonical
 }

@@ -52,6 +52,10 @@ func (r *Reproduction) Mismatches() []OutputCheck {
 	return out
 }
 
+// RunParamsFile is the params file that reproduce --into writes beside the
+// pipeline: the run's resolved params, as JSON.
+const RunParamsFile = "run-params.json"
+
 // scratch is a workspace built from a run record: the run's pipeline file
 // and source inputs, laid out in a temp folder that shares w's cache.
 type scratch struct {
@@ -215,11 +219,19 @@ func (w *Workspace) openScratch(rec *RunRecord) (*scratch, error) {
 
 // copySources writes the pipeline file and the sources inside the
 // workspace into dest, making dest a workspace of its own.
+//
+// The run's resolved params go to dest/RunParamsFile, so that
+// "mlb build --params-file run-params.json" there builds the same run.
+// Sources outside the workspace are not copied: the pipeline refers to
+// them by a path relative to the workspace, which dest may not share.
 func (sc *scratch) copySources(dest string, sources []cache.Output) error {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return fmt.Errorf("reproduce into %s: %w", dest, err)
 	}
 	if err := os.WriteFile(filepath.Join(dest, PipelineFile), sc.graph.Pipeline.Source, 0o644); err != nil {
+		return fmt.Errorf("reproduce into %s: %w", dest, err)
+	}
+	if err := os.WriteFile(filepath.Join(dest, RunParamsFile), append(sc.graph.Params.JSON(), '\n'), 0o644); err != nil {
 		return fmt.Errorf("reproduce into %s: %w", dest, err)
 	}
 	for _, s := range sources {

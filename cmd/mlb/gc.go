@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,6 +31,12 @@ be reproduced and checked out. Gc waits for no build: it refuses to start
 while one uses the cache.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.keepLast < 0 {
+				return &usageError{fmt.Errorf("invalid --keep-last %d: give a number of runs of at least 1", o.keepLast)}
+			}
+			if o.keepLast == 0 && o.keepSince == "" && len(o.keep) == 0 {
+				return &usageError{errors.New("missing keep option: give --keep-last N, --keep-since DATE or --keep RUN to say which runs gc keeps")}
+			}
 			opts := engine.GCOptions{KeepLast: o.keepLast, Keep: o.keep, DryRun: o.dryRun}
 			if o.keepSince != "" {
 				t, err := parseDate(o.keepSince)

@@ -94,20 +94,23 @@ func printLineageNode(w io.Writer, n *engine.LineageNode, first, rest string) {
 func printLineageDot(w io.Writer, l *engine.Lineage) {
 	fmt.Fprintln(w, "digraph lineage {")
 	fmt.Fprintln(w, "  rankdir=RL;")
+	// A path reached twice, such as features read by both train and
+	// evaluate, is one node whose edges are written once.
 	seen := map[string]bool{}
 	var walk func(n *engine.LineageNode)
 	walk = func(n *engine.LineageNode) {
-		id := strconv.Quote(n.Path)
-		if !seen[n.Path] {
-			seen[n.Path] = true
-			label := n.Path + "\\n" + n.Digest.String()[:12]
-			shape := "note"
-			if n.Stage != "" {
-				label += "\\nstage " + n.Stage
-				shape = "box"
-			}
-			fmt.Fprintf(w, "  %s [shape=%s, label=\"%s\"];\n", id, shape, strings.ReplaceAll(label, `"`, `\"`))
+		if seen[n.Path] {
+			return
 		}
+		seen[n.Path] = true
+		id := strconv.Quote(n.Path)
+		label := n.Path + "\\n" + n.Digest.String()[:12]
+		shape := "note"
+		if n.Stage != "" {
+			label += "\\nstage " + n.Stage
+			shape = "box"
+		}
+		fmt.Fprintf(w, "  %s [shape=%s, label=\"%s\"];\n", id, shape, strings.ReplaceAll(label, `"`, `\"`))
 		for _, c := range n.Inputs {
 			fmt.Fprintf(w, "  %s -> %s;\n", id, strconv.Quote(c.Path))
 			walk(c)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -8,11 +9,15 @@ import (
 )
 
 // flattenParams turns a run's params JSON into dotted paths and their values
-// as text: {"data":{"train":"x"}} gives data.train = x.
+// as text: {"data":{"train":"x"}} gives data.train = x. A number keeps the
+// digits it was recorded with, so that params differing after the sixth
+// significant digit still differ and a filter can match them exactly.
 func flattenParams(raw json.RawMessage) map[string]string {
 	out := map[string]string{}
 	var v any
-	if json.Unmarshal(raw, &v) != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
 		return out
 	}
 	var walk func(prefix string, v any)
@@ -30,8 +35,8 @@ func flattenParams(raw json.RawMessage) map[string]string {
 			out[prefix] = t
 		case nil:
 			out[prefix] = "null"
-		case float64:
-			out[prefix] = formatNumber(t)
+		case json.Number:
+			out[prefix] = t.String()
 		default:
 			b, _ := json.Marshal(t)
 			out[prefix] = string(b)

@@ -108,6 +108,9 @@ func printReproduction(g *globalOptions, res *engine.Reproduction) {
 	for _, d := range res.KeyDiffs {
 		fmt.Fprintf(w, "key differs: %s\n", d)
 	}
+	if res.Into != "" {
+		fmt.Fprintf(w, "the run's params are in %s: build there again with mlb build --params-file %s\n", engine.RunParamsFile, engine.RunParamsFile)
+	}
 	bad := res.Mismatches()
 	if len(bad) == 0 {
 		fmt.Fprintf(w, "all %d outputs match the recorded digests\n", len(res.Checks))

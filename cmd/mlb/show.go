@@ -83,8 +83,11 @@ func printRun(w io.Writer, r *engine.RunRecord) {
 	fmt.Fprintf(w, "stages\n")
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %s: %s", s.Name, s.State)
-		if s.State == engine.StateExecuted || s.State == engine.StateFailed {
+		switch s.State {
+		case engine.StateExecuted, engine.StateFailed:
 			fmt.Fprintf(w, " in %s, exit status %d", formatDuration(s.Duration), s.ExitCode)
+		case engine.StateRestored, engine.StateUpToDate:
+			fmt.Fprintf(w, " in %s", formatDuration(s.Duration))
 		}
 		fmt.Fprintln(w)
 		if s.Key != [32]byte{} {
