@@ -188,8 +188,9 @@ func copyHashed(dst, src *os.File) (Digest, int64, error) {
 		return HashReader(dst)
 	}
 	h := blake3.New()
-	buf := make([]byte, hashBufferSize)
-	n, err := io.CopyBuffer(io.MultiWriter(dst, h), src, buf)
+	bp := hashBuffers.Get().(*[]byte)
+	defer hashBuffers.Put(bp)
+	n, err := io.CopyBuffer(io.MultiWriter(dst, h), src, *bp)
 	if err != nil {
 		return Digest{}, n, err
 	}

@@ -21,6 +21,9 @@ type BuildOptions struct {
 	Env       []string // environment of every stage, before its own env
 	Events    Events   // progress; nil means none
 
+	// Remote is the remote cache the build reads and writes; nil means none.
+	Remote *RemoteSession
+
 	// NoRecord builds without writing a run record or the workspace's
 	// last-built state, for builds in scratch folders.
 	NoRecord bool
@@ -75,6 +78,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	}
 	last := w.loadLastBuilt()
 
+	opts.Remote.begin(selected, opts.Targets)
 	results := w.schedule(ctx, selected, opts, last)
 
 	// Record the run, stage by stage in graph order.
@@ -111,6 +115,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	} else {
 		err = errors.Join(w.saveLastBuilt(last), SaveRun(w.Store, rec), w.Index.Save())
 	}
+	err = errors.Join(err, opts.Remote.finish(ctx, w, rec, !opts.NoRecord))
 	if err != nil {
 		return rec, err
 	}

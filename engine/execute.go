@@ -29,7 +29,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 	}
 	opts.Events.StageStarted(s.Name, "checking")
 
-	parts, err := w.keyParts(s)
+	parts, err := w.keyPartsFrom(s, opts.Remote.inputState(ctx, w, opts))
 	if err != nil {
 		return fail(err)
 	}
@@ -38,8 +38,12 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 
 	// A cached result: keep or restore the outputs.
 	if s.Cache && !opts.Force {
-		if ar, err := w.Store.GetAction(r.Key); err == nil {
-			restored, err := w.restoreOutputs(s, ar, opts.Events)
+		ar, err := w.Store.GetAction(r.Key)
+		if cache.IsMiss(err) && opts.Remote != nil {
+			ar, err = opts.Remote.getAction(ctx, s, r.Key)
+		}
+		if err == nil {
+			restored, err := opts.Remote.restoreOutputs(ctx, w, s, ar, r, opts)
 			if err == nil {
 				r.Outputs, r.Metrics, r.Log = ar.Outputs, metricsOf(ar), ar.Log
 				r.Duration = time.Since(start)
@@ -59,11 +63,16 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 		}
 	}
 
-	// Execute.
+	// Execute, with the inputs that a remote cache only recorded put in
+	// place first, and write the result back to the remote.
+	if err := opts.Remote.materializeInputs(ctx, w, s, r, opts); err != nil {
+		return fail(err)
+	}
 	opts.Events.StageStarted(s.Name, "running")
 	if err := w.execute(ctx, s, opts, r); err != nil {
 		return fail(err)
 	}
+	opts.Remote.upload(ctx, w, r)
 	r.State = StateExecuted
 	r.Duration = time.Since(start)
 	return r
@@ -148,6 +157,7 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 	res, runErr := stages.Run(ctx, stages.Command{
 		Argv: s.Argv, Shell: s.Shell, Dir: dir, Env: env,
 		Output: logFile, Timeout: s.Timeout,
+		GroupFile: filepath.Join(w.runningDir(), s.Name),
 	})
 	r.ExitCode = res.ExitCode
 	if err := logFile.Sync(); err != nil {

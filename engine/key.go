@@ -118,9 +118,16 @@ func (e *MissingInputError) Error() string {
 // keyParts computes the full key parts of s, hashing its inputs through
 // the workspace's file index.
 func (w *Workspace) keyParts(s *Stage) (*KeyParts, error) {
+	return w.keyPartsFrom(s, w.inputState)
+}
+
+// keyPartsFrom is keyParts with each input's state taken from inputState.
+// A build with a remote cache passes one that returns the recorded state
+// of outputs it did not download.
+func (w *Workspace) keyPartsFrom(s *Stage, inputState func(path string) (Input, error)) (*KeyParts, error) {
 	p := s.staticParts()
 	for _, in := range s.Inputs {
-		state, err := w.inputState(in.Path)
+		state, err := inputState(in.Path)
 		if os.IsNotExist(err) {
 			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path}
 		}

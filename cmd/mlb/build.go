@@ -19,6 +19,7 @@ type buildOptions struct {
 	keepGoing bool
 	dryRun    bool
 	progress  string
+	remote    buildRemoteOptions
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -41,6 +42,7 @@ the cache; otherwise its outputs are kept or restored from the cache.`,
 	f.BoolVarP(&o.keepGoing, "keep-going", "k", false, "after a stage fails, go on with stages that do not depend on it")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would run and why, and change nothing")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, tty or plain")
+	o.remote.addFlags(f)
 	return cmd
 }
 
@@ -71,7 +73,15 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, targets []s
 	if err != nil {
 		return &usageError{err}
 	}
+	rs, err := o.remote.session(cmd.Context(), cmd.Flags(), l.graph.Pipeline, g.stderr)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
 	ev := newProgress(g.stdout, o.progress, selected)
+	if rs != nil {
+		ev.setStatus(func() string { return transferLine(rs) })
+	}
 	rec, err := l.ws.Build(cmd.Context(), l.graph, engine.BuildOptions{
 		Targets:   targets,
 		Jobs:      o.jobs,
@@ -79,10 +89,12 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, targets []s
 		KeepGoing: o.keepGoing,
 		Env:       os.Environ(),
 		Events:    ev,
+		Remote:    rs,
 	})
 	ev.Close()
 	if rec != nil {
 		printSummary(g.stdout, rec)
+		printRemoteSummary(g.stdout, rs)
 		printFailures(g.stderr, rec)
 	}
 	var be *engine.BuildError

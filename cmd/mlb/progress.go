@@ -26,6 +26,10 @@ type progress struct {
 	drawn   int // lines of the live block on screen
 	stop    chan struct{}
 	stopped sync.WaitGroup
+
+	// status returns one more line for the live block, such as remote
+	// cache transfers; nil or "" shows none.
+	status func() string
 }
 
 type activeStage struct {
@@ -134,6 +138,12 @@ func (p *progress) redraw() {
 		fmt.Fprintf(p.w, "  %-10s %s %s\n", a.action, n, formatDuration(time.Since(a.since)))
 	}
 	p.drawn = len(names)
+	if p.status != nil {
+		if line := p.status(); line != "" {
+			fmt.Fprintf(p.w, "  %s\n", line)
+			p.drawn++
+		}
+	}
 }
 
 func formatDuration(d time.Duration) string {

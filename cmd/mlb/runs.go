@@ -21,6 +21,7 @@ type runsOptions struct {
 	limit   int
 	sort    string
 	filters []string
+	remote  string // remote cache URL, or configuredRemote; "" lists local runs
 }
 
 // runLine is one run in mlb runs --json.
@@ -61,7 +62,7 @@ A filter compares a metric, or a param by its dotted path, with =, !=, <,
 				return err
 			}
 			defer ws.Close()
-			runs, err := engine.ListRuns(ws.Store)
+			runs, err := listRuns(cmd.Context(), ws, o.remote)
 			if err != nil {
 				return err
 			}
@@ -89,6 +90,7 @@ A filter compares a metric, or a param by its dotted path, with =, !=, <,
 	f.BoolVar(&o.json, "json", false, "print the runs as JSON")
 	f.IntVar(&o.limit, "limit", 0, "list at most this many runs (0: all)")
 	f.StringVar(&o.sort, "sort", "", "sort by a metric, ascending; prefix it with - for descending")
+	addRunsRemoteFlag(f, &o.remote)
 	f.StringArrayVar(&o.filters, "filter", nil, "keep runs where a metric or param compares true, e.g. 'auc>0.85' or max_depth=15 (repeatable)")
 	return cmd
 }
@@ -126,22 +128,29 @@ type runFilter struct {
 	key, op, value string
 }
 
-var filterOps = []string{"!=", ">=", "<=", "=", ">", "<"}
-
+// parseFilters parses NAME OP VALUE specs. The operator is the first one in
+// the spec, so a value may itself hold operator characters: name=a<=b
+// compares the param name with the text a<=b.
 func parseFilters(specs []string) ([]runFilter, error) {
 	var out []runFilter
 	for _, s := range specs {
-		found := false
-		for _, op := range filterOps {
-			if i := strings.Index(s, op); i > 0 {
-				out = append(out, runFilter{key: strings.TrimSpace(s[:i]), op: op, value: strings.TrimSpace(s[i+len(op):])})
-				found = true
-				break
-			}
+		i := strings.IndexAny(s, "!=<>")
+		op := ""
+		switch {
+		case i <= 0:
+		case strings.HasPrefix(s[i:], "!="), strings.HasPrefix(s[i:], "<="), strings.HasPrefix(s[i:], ">="):
+			op = s[i : i+2]
+		case s[i] != '!':
+			op = s[i : i+1]
 		}
-		if !found {
+		var key string
+		if op != "" {
+			key = strings.TrimSpace(s[:i])
+		}
+		if key == "" {
 			return nil, fmt.Errorf("invalid --filter %q: write NAME OP VALUE with OP one of = != < <= > >=, e.g. 'auc>0.85'", s)
 		}
+		out = append(out, runFilter{key: key, op: op, value: strings.TrimSpace(s[i+len(op):])})
 	}
 	return out, nil
 }

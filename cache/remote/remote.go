@@ -1,0 +1,387 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
+	_ "gocloud.dev/blob/fileblob"  // file:// URLs
+	_ "gocloud.dev/blob/gcsblob"   // gs:// URLs
+	_ "gocloud.dev/blob/s3blob"    // s3:// URLs
+	"gocloud.dev/gcerrors"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/mlbuild/mlb/cache"
+)
+
+// Defaults for Options.
+const (
+	// DefaultJobs is how many requests run at once. Transfers wait on the
+	// network, not the CPU, so the number does not follow the CPU count.
+	// A few requests in flight hide the latency of each without flooding
+	// a shared server.
+	DefaultJobs = 8
+
+	// DefaultTimeout is how long a request may go without progress: no
+	// response to a small request, or no bytes moving in a transfer.
+	// Retries inside the cloud SDKs happen within it.
+	DefaultTimeout = time.Minute
+)
+
+// Options tunes a remote. The zero value means the defaults.
+type Options struct {
+	Jobs    int           // requests at once; zero means DefaultJobs
+	Timeout time.Duration // maximum time without progress; zero means DefaultTimeout
+
+	// Secrets are strings to hide from error messages, such as the values
+	// of the credential variables in the environment (see EnvSecrets).
+	Secrets []string
+}
+
+// Remote is an open remote cache. It is safe for concurrent use.
+type Remote struct {
+	mu      sync.Mutex
+	bucket  *blob.Bucket // nil until the first request opens it
+	openURL string       // the URL gocloud opens
+	prefix  string       // the folder in the bucket, with a trailing slash
+
+	name    string   // the URL without user info or query, for messages
+	raw     string   // the URL as given, to hide in error messages
+	secrets []string // more strings to hide
+	timeout time.Duration
+	slots   chan struct{} // one token per request in flight
+
+	present sync.Map // cache.Digest -> true: blobs known to be in the remote
+	bad     sync.Map // cache.Digest -> true: blobs found damaged or missing in the remote
+
+	// inflight joins concurrent transfers of one blob, as when several
+	// stages share a blob, into one.
+	inflight singleflight.Group
+
+	stats counters
+}
+
+// Open opens the remote cache at rawURL. It checks the URL and sets up the
+// client but does not contact the remote; the first request does. For
+// s3://, gs:// and azblob:// URLs the host is the bucket and the path, if
+// any, a folder in it. A file:// URL names a folder, created if missing.
+func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
+	name := Redact(rawURL)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, user info and all
+		}
+		return nil, fmt.Errorf("invalid remote URL %s: %v", name, err)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("remote URL %s contains user info: remove it, and give credentials through the environment or the cloud SDK's configuration files", name)
+	}
+
+	// The path of a cloud URL is a folder inside the bucket. gocloud would
+	// ignore it, so it becomes a key prefix.
+	var prefix string
+	switch u.Scheme {
+	case "s3", "gs", "azblob":
+		if u.Host == "" {
+			return nil, fmt.Errorf("remote URL %s names no bucket: use %s://BUCKET[/FOLDER]", name, u.Scheme)
+		}
+		prefix = strings.Trim(u.Path, "/")
+		u.Path, u.RawPath = "", ""
+	case "file":
+		if u.Host != "" && u.Host != "." {
+			return nil, fmt.Errorf("remote URL %s: a file URL has no host: use file:///ABSOLUTE/PATH", name)
+		}
+		q := u.Query()
+		defaults := map[string]string{
+			"create_dir": "true",
+			// Temporary files beside the final ones, so that the rename
+			// that commits a file never crosses file systems.
+			"no_tmp_dir": "true",
+			// mlb reads no object attributes, so the sidecar files would
+			// only double the file count.
+			"metadata": "skip",
+		}
+		for k, v := range defaults {
+			if !q.Has(k) {
+				q.Set(k, v)
+			}
+		}
+		u.RawQuery = q.Encode()
+	default:
+		return nil, fmt.Errorf("unsupported remote URL %s: use s3://, gs://, azblob:// or file://", name)
+	}
+
+	r := &Remote{name: name, raw: rawURL, timeout: opts.Timeout, openURL: u.String()}
+	if prefix != "" {
+		r.prefix = prefix + "/"
+	}
+	for _, s := range opts.Secrets {
+		if s != "" {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	if r.timeout <= 0 {
+		r.timeout = DefaultTimeout
+	}
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = DefaultJobs
+	}
+	r.slots = make(chan struct{}, jobs)
+
+	// A cloud client is set up without a request, so a wrong parameter
+	// fails here. A folder is opened at the first request instead: a
+	// share that is not mounted is a failing remote, not a wrong URL.
+	if u.Scheme == "file" {
+		for k := range u.Query() {
+			if !fileParams[k] {
+				return nil, fmt.Errorf("invalid remote URL %s: unknown query parameter %q", name, k)
+			}
+		}
+		return r, nil
+	}
+	if _, err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// fileParams are the query parameters gocloud.dev/blob/fileblob v0.49
+// accepts.
+var fileParams = map[string]bool{
+	"create_dir": true, "base_url": true, "secret_key_path": true,
+	"metadata": true, "no_tmp_dir": true, "dir_file_mode": true,
+}
+
+// open returns the bucket, opening it on the first call that succeeds.
+func (r *Remote) open(ctx context.Context) (*blob.Bucket, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bucket != nil {
+		return r.bucket, nil
+	}
+	b, err := blob.OpenBucket(ctx, r.openURL)
+	if err != nil {
+		return nil, r.wrap("open", err)
+	}
+	if r.prefix != "" {
+		b = blob.PrefixedBucket(b, r.prefix)
+	}
+	r.bucket = b
+	return b, nil
+}
+
+// EnvSecrets returns the values of the credential variables in env, a list
+// of KEY=VALUE strings as os.Environ returns, for Options.Secrets.
+func EnvSecrets(env []string) []string {
+	names := map[string]bool{
+		"AWS_SECRET_ACCESS_KEY":              true,
+		"AWS_SESSION_TOKEN":                  true,
+		"AZURE_STORAGE_KEY":                  true,
+		"AZURE_STORAGE_SAS_TOKEN":            true,
+		"AZURE_STORAGE_CONNECTION_STRING":    true,
+		"AZURE_STORAGEBLOB_CONNECTIONSTRING": true,
+		"AZURE_CLIENT_SECRET":                true,
+	}
+	var out []string
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && names[k] && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Redact returns rawURL without user info and query, for messages. A URL
+// that does not parse is replaced by a placeholder, since it may hold
+// anything.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
+}
+
+// String returns the remote's URL without user info and query.
+func (r *Remote) String() string { return r.name }
+
+// Close releases the client.
+func (r *Remote) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bucket == nil {
+		return nil
+	}
+	return r.bucket.Close()
+}
+
+// Error is a failure of the remote itself, such as a network, permission
+// or server error, as opposed to a missing or corrupt entry. Its message
+// has the URL's user info, query and known secrets removed.
+type Error struct {
+	Remote string // the redacted URL
+	Op     string // the operation, such as "upload blob 1f2e…"
+	Err    error
+	msg    string
+}
+
+func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// wrapRead is wrap for an operation that reads an object: an object that
+// does not exist is a miss, wrapping cache.ErrNotFound.
+func (r *Remote) wrapRead(op string, err error) error {
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return fmt.Errorf("remote %s: %s: %w", r.name, op, cache.ErrNotFound)
+	}
+	return r.wrap(op, err)
+}
+
+// wrap turns err from an operation into an *Error with the secrets
+// scrubbed from its message. A write that reports a missing file, as
+// fileblob does when its folder is gone, is a failure like any other.
+func (r *Remote) wrap(op string, err error) error {
+	var done *Error
+	if errors.As(err, &done) {
+		return err
+	}
+	msg := fmt.Sprintf("remote %s: %s: %v", r.name, op, err)
+	if r.raw != "" {
+		msg = strings.ReplaceAll(msg, r.raw, r.name)
+	}
+	for _, s := range r.secrets {
+		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+	}
+	return &Error{Remote: r.name, Op: op, Err: err, msg: msg}
+}
+
+// acquire waits for a free request slot.
+func (r *Remote) acquire(ctx context.Context) error {
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Remote) release() { <-r.slots }
+
+// errStalled is the cause of a request cancelled for lack of progress.
+var errStalled = errors.New("no progress")
+
+// watch returns a context that is cancelled when touch is not called for
+// r.timeout, and stop, which releases it. Transfers call touch for every
+// chunk, so a slow but moving transfer is never cut off.
+func (r *Remote) watch(ctx context.Context) (watched context.Context, touch, stop func()) {
+	watched, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(r.timeout, func() { cancel(errStalled) })
+	touch = func() { t.Reset(r.timeout) }
+	stop = func() {
+		t.Stop()
+		cancel(nil)
+	}
+	return watched, touch, stop
+}
+
+// timedOut replaces err by a timeout error when watched was cancelled for
+// lack of progress.
+func (r *Remote) timedOut(watched context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(watched), errStalled) {
+		return fmt.Errorf("timed out: no progress for %s", r.timeout)
+	}
+	return err
+}
+
+// readSmall reads a whole object of at most limit bytes, such as an action
+// result or a run record.
+func (r *Remote) readSmall(ctx context.Context, key string, limit int64) ([]byte, error) {
+	if err := r.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer r.release()
+	watched, touch, stop := r.watch(ctx)
+	defer stop()
+	b, err := r.open(watched)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := b.NewReader(watched, key, nil)
+	if err != nil {
+		return nil, r.timedOut(watched, err)
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(&touchReader{r: io.LimitReader(rd, limit+1), touch: touch})
+	if err != nil {
+		return nil, r.timedOut(watched, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", errTooLarge, key, limit)
+	}
+	return data, nil
+}
+
+// writeSmall writes a whole object from memory.
+func (r *Remote) writeSmall(ctx context.Context, key string, data []byte) error {
+	if err := r.acquire(ctx); err != nil {
+		return err
+	}
+	defer r.release()
+	watched, _, stop := r.watch(ctx)
+	defer stop()
+	b, err := r.open(watched)
+	if err != nil {
+		return err
+	}
+	err = b.WriteAll(watched, key, data, &blob.WriterOptions{ContentType: "application/zstd"})
+	return r.timedOut(watched, err)
+}
+
+// touchReader calls touch for every read that returns data.
+type touchReader struct {
+	r     io.Reader
+	touch func()
+	count *atomic.Int64 // bytes read, when not nil
+}
+
+func (t *touchReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.touch()
+		if t.count != nil {
+			t.count.Add(int64(n))
+		}
+	}
+	return n, err
+}
+
+// touchWriter calls touch for every write.
+type touchWriter struct {
+	w     io.Writer
+	touch func()
+	count *atomic.Int64 // bytes written, when not nil
+}
+
+func (t *touchWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if n > 0 {
+		t.touch()
+		if t.count != nil {
+			t.count.Add(int64(n))
+		}
+	}
+	return n, err
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+type pullOptions struct {
+	remote remoteOptions
+}
+
+func newPullCmd(g *globalOptions) *cobra.Command {
+	o := &pullOptions{}
+	cmd := &cobra.Command{
+		Use:   "pull RUN",
+		Short: "Download a run's record and results from the remote cache",
+		Long: `Pull downloads a run, named by a prefix of its hash, from the remote cache
+into the local cache: the outputs and logs of every stage that succeeded, the
+pipeline file and source inputs, and the run record. Every blob is checked
+against its digest before it is stored. The workspace is not changed: build or
+check out the run to put its outputs in place.
+
+List the runs in the remote with mlb runs --remote.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPull(cmd, g, o, args[0])
+		},
+	}
+	o.remote.addFlags(cmd.Flags())
+	return cmd
+}
+
+func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, prefix string) error {
+	ws, err := openWorkspace(g)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	lock, err := ws.Store.LockShared()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	r, err := o.remote.openRequired(cmd.Context(), cmd.Flags(), ws.Root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	rec, report, err := ws.PullRun(cmd.Context(), r, prefix)
+	for _, s := range report.Skipped {
+		fmt.Fprintf(g.stderr, "mlb: warning: not pulled: %s\n", s)
+	}
+	if err != nil {
+		return err
+	}
+	st := r.Stats()
+	fmt.Fprintf(g.stdout, "pulled run %s from %s: %s; downloaded %s, %d bytes (%d compressed)\n",
+		rec.Hash[:12], r, plural(report.Results, "stage result"), plural(int(st.DownloadedBlobs), "blob"), st.DownloadedBytes, st.ReceivedBytes)
+	return nil
+}
