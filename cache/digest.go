@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
+	"sync"
 
 	"github.com/zeebo/blake3"
 )
@@ -61,32 +61,113 @@ func SumBytes(b []byte) Digest {
 
 // hashBufferSize is the read size for hashing files. BLAKE3 in zeebo/blake3
 // reaches its full single-core rate with reads of a few hundred KiB; larger
-// reads only cost memory.
+// reads only cost memory. A file shorter than one buffer is hashed in one
+// call, without a streaming hasher.
 const hashBufferSize = 1 << 20
 
+// hashReadAhead is how many buffers a long input's reader fills ahead of the
+// hasher. Two keep both busy; the others absorb uneven read latency from a
+// disk.
+const hashReadAhead = 4
+
+// hashBuffers recycles read buffers: hashing a tree of many small files would
+// otherwise allocate and zero a buffer per file.
+var hashBuffers = sync.Pool{New: func() any {
+	b := make([]byte, hashBufferSize)
+	return &b
+}}
+
 // HashReader returns the digest of everything r yields and its length.
+// Input longer than one buffer is read on a second goroutine while the
+// calling one hashes, so a read from disk overlaps with hashing the bytes
+// before it.
 func HashReader(r io.Reader) (Digest, int64, error) {
-	h := blake3.New()
-	buf := make([]byte, hashBufferSize)
-	n, err := io.CopyBuffer(h, r, buf)
+	return hashStream(r, nil)
+}
+
+// hashStream is HashReader, calling beforeLong, when it is not nil, once the
+// input proves longer than one buffer.
+func hashStream(r io.Reader, beforeLong func()) (Digest, int64, error) {
+	bp := hashBuffers.Get().(*[]byte)
+	n, err := io.ReadFull(r, *bp)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		d := SumBytes((*bp)[:n])
+		hashBuffers.Put(bp)
+		return d, int64(n), nil
+	}
 	if err != nil {
-		return Digest{}, n, err
+		hashBuffers.Put(bp)
+		return Digest{}, int64(n), err
+	}
+
+	if beforeLong != nil {
+		beforeLong()
+	}
+	h := blake3.New()
+	_, _ = h.Write(*bp)
+	hashBuffers.Put(bp)
+	rest, err := hashOverlapped(h, r)
+	if err != nil {
+		return Digest{}, int64(n) + rest, err
 	}
 	var d Digest
 	h.Sum(d[:0])
-	return d, n, nil
+	return d, int64(n) + rest, nil
 }
 
-// HashFile returns the digest and size of the file at path.
-func HashFile(path string) (Digest, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Digest{}, 0, err
+// readChunk is one buffer filled by hashOverlapped's reader. A non-nil err
+// ends the stream; io.EOF is its normal end.
+type readChunk struct {
+	buf *[]byte
+	n   int
+	err error
+}
+
+// hashOverlapped feeds h everything r yields until EOF and returns the
+// number of bytes. A reader goroutine fills up to hashReadAhead buffers
+// while this one hashes. The reader stops after its first short read or
+// error, and hashOverlapped always waits for that last chunk, so the
+// goroutine never outlives the call. Its sends never block, because there
+// are only hashReadAhead buffers and the channel has room for all of them.
+func hashOverlapped(h *blake3.Hasher, r io.Reader) (int64, error) {
+	free := make(chan *[]byte, hashReadAhead)
+	full := make(chan readChunk, hashReadAhead)
+	for range hashReadAhead {
+		free <- hashBuffers.Get().(*[]byte)
 	}
-	defer f.Close()
-	d, n, err := HashReader(f)
-	if err != nil {
-		return Digest{}, 0, fmt.Errorf("hash %s: %w", path, err)
+	go func() {
+		for {
+			bp := <-free
+			n, err := io.ReadFull(r, *bp)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			full <- readChunk{bp, n, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var total int64
+	for {
+		c := <-full
+		_, _ = h.Write((*c.buf)[:c.n])
+		total += int64(c.n)
+		if c.err == nil {
+			free <- c.buf
+			continue
+		}
+
+		// The reader has stopped: every buffer is either this one or
+		// back in free.
+		hashBuffers.Put(c.buf)
+		for len(free) > 0 {
+			hashBuffers.Put(<-free)
+		}
+		if c.err == io.EOF {
+			return total, nil
+		}
+		return total, c.err
 	}
-	return d, n, nil
 }
