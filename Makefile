@@ -14,7 +14,7 @@ ifneq ($(wildcard $(REAL_DATA)),)
 DEMO_PARAMS := -p data.train=../../$(REAL_DATA)
 endif
 
-.PHONY: all build deps demo test vet
+.PHONY: all build deps demo test test-deps vet
 
 all: build
 
@@ -37,5 +37,30 @@ demo: build deps
 vet:
 	$(GO) vet ./...
 
-test: deps vet
+# versitygw, the S3 server the remote cache tests start on 127.0.0.1;
+# without it they run against file:// remotes only.
+VERSITYGW := $(shell $(GO) env GOPATH)/bin/versitygw
+test-deps:
+	@command -v versitygw >/dev/null || [ -x $(VERSITYGW) ] || { \
+		echo "installing versitygw v1.8.0 (about a minute)"; \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
+
+test: deps test-deps vet
 	$(GO) test -race -count=1 -timeout 45m ./...
+
+# Benchmarks against b3sum, md5sum, ninja, make and Snakemake; rewrites
+# docs/benchmarks.md. BENCH_FLAGS=-quick runs the CI-sized version (about
+# two minutes); the full run takes about ten. Install the peers first with
+# make bench-deps, else the report leaves them out.
+BENCH_FLAGS ?=
+
+.PHONY: bench bench-deps
+
+bench:
+	$(GO) run ./cmd/mlbbench $(BENCH_FLAGS)
+
+bench-deps:
+	@command -v ninja >/dev/null && command -v snakemake >/dev/null && command -v b3sum >/dev/null && command -v make >/dev/null || { \
+		echo "installing ninja-build, make, snakemake and b3sum"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ninja-build make snakemake b3sum >/dev/null; }
