@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +24,7 @@ func newDebugCmd(g *globalOptions) *cobra.Command {
 		Short:  "Internal commands for benchmarks and diagnosis",
 		Hidden: true,
 	}
-	cmd.AddCommand(newDebugHashCmd(g))
+	cmd.AddCommand(newDebugHashCmd(g), newDebugProfileCmd(g))
 	return cmd
 }
 
@@ -53,4 +56,63 @@ func runDebugHash(g *globalOptions, o *debugHashOptions, paths []string) error {
 		fmt.Fprintf(g.stdout, "%s  %s\n", r.Digest, r.Path)
 	}
 	return failed
+}
+
+type debugProfileOptions struct {
+	heapProfile string
+}
+
+func newDebugProfileCmd(g *globalOptions) *cobra.Command {
+	o := &debugProfileOptions{}
+	cmd := &cobra.Command{
+		Use:   "profile FILE -- COMMAND [ARG...]",
+		Short: "Run an mlb command while writing a CPU profile to FILE",
+		Long: `Profile runs the mlb command after "--" in this process with Go's CPU
+profiler on, and writes the profile to FILE for go tool pprof. The profiler
+samples 100 times a second, so a command of a few milliseconds needs many
+profiles merged: go tool pprof accepts several files.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDebugProfile(cmd, g, o, args[0], args[1:])
+		},
+	}
+	cmd.Flags().StringVar(&o.heapProfile, "heap-profile", "", "also write a heap profile, taken after the command, to this file")
+	return cmd
+}
+
+func runDebugProfile(cmd *cobra.Command, g *globalOptions, o *debugProfileOptions, path string, args []string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create CPU profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("start CPU profile: %w", err)
+	}
+	inner := newRootCmd(&globalOptions{stdout: g.stdout, stderr: g.stderr})
+	inner.SetArgs(args)
+	runErr := inner.ExecuteContext(cmd.Context())
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write CPU profile: %w", err)
+	}
+	if o.heapProfile != "" {
+		if err := writeHeapProfile(o.heapProfile); err != nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create heap profile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("write heap profile: %w", err)
+	}
+	return f.Close()
 }
