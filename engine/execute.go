@@ -202,8 +202,11 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 	if !store {
 		return nil
 	}
-	if r.Log, _, err = w.Store.PutFile(logPath); err != nil {
-		return err
+	// An empty log is not stored: a zero Log digest means "no output".
+	if fi, err := os.Stat(logPath); err != nil || fi.Size() > 0 {
+		if r.Log, _, err = w.Store.PutFile(logPath); err != nil {
+			return err
+		}
 	}
 	ar := &cache.ActionResult{
 		Key: r.Key, Stage: s.Name, Outputs: r.Outputs, Log: r.Log,

@@ -5,8 +5,14 @@ import (
 	"os"
 	"sort"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/mlbuild/mlb/cache"
 )
+
+// sourceWriters bounds how many source inputs are stored at once. Storing
+// is bound by fsync latency more than by CPU, so it exceeds the core count.
+const sourceWriters = 8
 
 // storeSources puts every source input of the run into the store: each
 // input of a stage that no stage of the graph produces, such as raw data
@@ -20,8 +26,14 @@ func (w *Workspace) storeSources(g *Graph, runs []*StageRun) ([]cache.Output, er
 			produced[o.Path] = true
 		}
 	}
+	// Collect each source once, then store them on several goroutines:
+	// a cold build spends most of this time waiting for fsync.
+	type pending struct {
+		in    Input
+		stage string
+	}
 	seen := map[string]bool{}
-	var sources []cache.Output
+	var todo []pending
 	for _, r := range runs {
 		if r.Parts == nil {
 			continue
@@ -32,12 +44,24 @@ func (w *Workspace) storeSources(g *Graph, runs []*StageRun) ([]cache.Output, er
 				continue
 			}
 			seen[in.Path] = true
-			out, err := w.storeSource(in)
-			if err != nil {
-				return nil, fmt.Errorf("store source input %s of stage %s: %w", in.Path, r.Name, err)
-			}
-			sources = append(sources, out)
+			todo = append(todo, pending{in, r.Name})
 		}
+	}
+	sources := make([]cache.Output, len(todo))
+	var eg errgroup.Group
+	eg.SetLimit(sourceWriters)
+	for i, p := range todo {
+		eg.Go(func() error {
+			out, err := w.storeSource(p.in)
+			if err != nil {
+				return fmt.Errorf("store source input %s of stage %s: %w", p.in.Path, p.stage, err)
+			}
+			sources[i] = out
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	sort.Slice(sources, func(i, j int) bool { return sources[i].Path < sources[j].Path })
 	return sources, nil
