@@ -68,6 +68,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 	if err := opts.Remote.materializeInputs(ctx, w, s, r, opts); err != nil {
 		return fail(err)
 	}
+	w.keepForeignOutputs(s, last)
 	opts.Events.StageStarted(s.Name, "running")
 	if err := w.execute(ctx, s, opts, r); err != nil {
 		return fail(err)
@@ -123,6 +124,11 @@ func (w *Workspace) restoreOutputs(s *Stage, ar *cache.ActionResult, ev Events) 
 func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r *StageRun) error {
 	// Outputs are removed first, so a stage never sees stale results and a
 	// missing output is noticed.
+	for _, o := range s.Outputs {
+		if err := w.checkOutputPath(o); err != nil {
+			return fmt.Errorf("stage %s: %w", s.Name, err)
+		}
+	}
 	for _, o := range s.Outputs {
 		p := w.Abs(o.Path)
 		if err := os.RemoveAll(p); err != nil {
@@ -191,6 +197,11 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 		}
 	}
 	store := s.Cache && !opts.noStore
+	if store {
+		if err := w.checkInputsUnchanged(s, r.Parts); err != nil {
+			return err
+		}
+	}
 	for _, o := range s.Outputs {
 		out, err := w.describeOutput(o, store)
 		if err != nil {

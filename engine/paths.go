@@ -113,6 +113,10 @@ func checkPaths(stages []*Stage) hcl.Diagnostics {
 				diags = append(diags, outputDiag(o, "Invalid output path", "An output cannot be the workspace itself. Name a file or folder inside it."))
 				continue
 			}
+			if o.Path == PipelineFile {
+				diags = append(diags, outputDiag(o, "Invalid output path", "An output cannot be "+PipelineFile+": mlb removes a stage's outputs before running it. Name another file."))
+				continue
+			}
 			if prev, ok := owner[o.Path]; ok {
 				diags = append(diags, outputDiag(o, "Output declared twice",
 					fmt.Sprintf("%s is an output of stage %s and of stage %s (at %s). Each path must have one producer: rename one of them.", o.Path, prev.stage.Name, s.Name, position(prev.ref.Range))))
