@@ -98,8 +98,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
 		prefix = strings.Trim(u.Path, "/")
 		u.Path, u.RawPath = "", ""
 	case "file":
-		if u.Host != "" && u.Host != "." {
-			return nil, fmt.Errorf("remote URL %s: a file URL has no host: use file:///ABSOLUTE/PATH", name)
+		if (u.Host != "" && u.Host != ".") || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+			return nil, fmt.Errorf("remote URL %s: a file URL needs an absolute path: use file:///ABSOLUTE/PATH", name)
 		}
 		q := u.Query()
 		defaults := map[string]string{
