@@ -20,7 +20,7 @@ func (w *Workspace) Checkout(rec *RunRecord) ([]string, error) {
 		for _, d := range missing {
 			names = append(names, d.String())
 		}
-		return nil, fmt.Errorf("checkout %s: %d blobs are not in the cache: %s; rebuild with mlb reproduce %s, or pull them from a remote",
+		return nil, fmt.Errorf("checkout %s: missing from the cache: %d of its blobs: %s; rebuild with mlb reproduce %s, or pull them from a remote",
 			rec.Hash[:12], len(missing), strings.Join(names, ", "), rec.Hash[:12])
 	}
 	var written []string

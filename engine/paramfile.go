@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -17,6 +18,8 @@ type paramFileValue struct {
 	Value cty.Value
 	Range hcl.Range
 }
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // readParamsFile reads a params file by its extension: .yaml or .yml,
 // .json, or HCL for anything else. It returns each top-level key's value and
@@ -65,11 +68,19 @@ func attributeParams(body hcl.Body) (map[string]paramFileValue, hcl.Diagnostics)
 func readYAMLParams(path string, src []byte) (map[string]paramFileValue, hcl.Diagnostics) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, hcl.Diagnostics{{
+		d := &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid YAML in params file",
-			Detail:   fmt.Sprintf("%s: %v", path, err),
-		}}
+			Detail:   fmt.Sprintf("%v. Fix the YAML syntax.", err),
+		}
+		// The YAML library names the line in its message only.
+		var line int
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			fmt.Sscan(m[1], &line)
+		}
+		pos := hcl.Pos{Line: max(line, 1), Column: 1}
+		d.Subject = &hcl.Range{Filename: path, Start: pos, End: pos}
+		return nil, hcl.Diagnostics{d}
 	}
 	out := map[string]paramFileValue{}
 	if len(doc.Content) == 0 {

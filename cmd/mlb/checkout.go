@@ -36,8 +36,9 @@ blobs when the cache lacks any of them.`,
 			for _, p := range written {
 				fmt.Fprintf(g.stdout, "restored %s\n", p)
 			}
-			fmt.Fprintf(g.stdout, "checked out run %s: %d outputs restored\n", rec.Hash[:12], len(written))
+			fmt.Fprintf(g.stdout, "checked out run %s: %s restored\n", rec.Hash[:12], plural(len(written), "output"))
 			return nil
 		},
 	}
 }
+

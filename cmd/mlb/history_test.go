@@ -819,7 +819,7 @@ func TestCheckoutRun(t *testing.T) {
 	counts := readText(t, filepath.Join(dir, "counts.log"))
 
 	out := mlbIn(t, dir, "checkout", first.Hash[:8])
-	if want := "restored out/word.txt\nchecked out run " + first.Hash[:12] + ": 1 outputs restored\n"; out != want {
+	if want := "restored out/word.txt\nchecked out run " + first.Hash[:12] + ": 1 output restored\n"; out != want {
 		t.Errorf("mlb checkout printed %q, want %q", out, want)
 	}
 	checkOutputs(t, dir, first)
@@ -845,7 +845,7 @@ func TestCheckoutRun(t *testing.T) {
 	if res.code != exitFailed {
 		t.Errorf("checkout with a missing blob: exit %d, want %d", res.code, exitFailed)
 	}
-	if !strings.Contains(res.stderr, missing.String()) || !strings.Contains(res.stderr, "1 blobs are not in the cache") {
+	if !strings.Contains(res.stderr, missing.String()) || !strings.Contains(res.stderr, "missing from the cache: 1 of its blobs") {
 		t.Errorf("checkout error does not name the missing blob %s:\n%s", missing, res.stderr)
 	}
 	if got := readText(t, filepath.Join(dir, "out", "word.txt")); got != "one\n" {

@@ -53,6 +53,9 @@ A filter compares a metric, or a param by its dotted path, with =, !=, <,
 <=, > or >=. Runs without the metric or param are left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.limit < 0 {
+				return &usageError{fmt.Errorf("invalid --limit %d: give a positive number, or 0 for all runs", o.limit)}
+			}
 			filters, err := parseFilters(o.filters)
 			if err != nil {
 				return &usageError{err}

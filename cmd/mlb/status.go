@@ -65,7 +65,11 @@ func printStatus(w io.Writer, plans []*engine.StagePlan, all bool) {
 		}
 	}
 	if pending == 0 {
-		fmt.Fprintf(w, "all %d stages up to date\n", len(plans))
+		if len(plans) == 1 {
+			fmt.Fprintln(w, "the stage is up to date")
+		} else {
+			fmt.Fprintf(w, "all %d stages up to date\n", len(plans))
+		}
 	}
 }
 
