@@ -215,7 +215,7 @@ func TestResolveParams(t *testing.T) {
 		{
 			name:    "yaml syntax",
 			files:   map[string]string{"broken.yaml": "a: [1, 2\n"},
-			wantErr: []string{"Invalid YAML in params file", "broken.yaml"},
+			wantErr: []string{"Invalid YAML in params file", "yaml: line 1"},
 		},
 		{
 			name:    "missing file",
