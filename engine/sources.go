@@ -87,7 +87,13 @@ func (w *Workspace) storeSource(in Input) (cache.Output, error) {
 		return out, err
 	}
 	if stored.Digest != in.Digest {
-		return out, fmt.Errorf("it changed during the build (digest %s, was %s)", stored.Digest, in.Digest)
+		// A folder with symlinks has an input digest that also covers the
+		// links' targets, so it differs from its tree's digest; compare
+		// like with like before calling it changed.
+		now, err := w.inputState(in.Path)
+		if err != nil || now.Digest != in.Digest {
+			return out, fmt.Errorf("it changed during the build (digest %s, was %s)", now.Digest, in.Digest)
+		}
 	}
 	return stored, nil
 }
