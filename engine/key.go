@@ -2,10 +2,14 @@ package engine
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
+	"syscall"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -147,11 +151,11 @@ func (w *Workspace) inputState(path string) (Input, error) {
 	}
 	in := Input{Path: path, Perm: fi.Mode().Perm()}
 	if fi.IsDir() {
-		t, err := cache.ScanTree(abs, w.Index)
+		d, err := w.folderDigest(abs, map[string]bool{})
 		if err != nil {
 			return Input{}, err
 		}
-		in.Kind, in.Digest = cache.KindDir, t.Digest()
+		in.Kind, in.Digest = cache.KindDir, d
 		return in, nil
 	}
 	d, _, err := w.Index.FileDigest(abs)
@@ -249,4 +253,120 @@ func KeyChanges(a, b *KeyParts) []string {
 		return []string{"same parts, other key encoding"}
 	}
 	return changes
+}
+
+// followedTreeHeader starts the digest of a folder whose symlinks point
+// outside it.
+const followedTreeHeader = "mlb-followed-tree-v1"
+
+// folderDigest returns the digest of the folder at abs. This is its tree
+// digest, unless a symlink in it resolves to a path outside it. Then it is
+// BLAKE3 over the tree digest and, per such link in path order, the link's
+// path and the digest of what the link points to now. That digest is a
+// file's content digest, a folder's folderDigest, or a fixed marker for a
+// dangling link. A tree records only a link's target string, so without
+// this an edit to the file behind a link would leave the key unchanged.
+//
+// visited contains the real paths of the folders already digested, so a
+// link to an ancestor folder is followed once and then gets a marker.
+//
+// NOTE: recorded outputs carry plain tree digests, so a planned or lazily
+// fetched output folder with links that leave it gets another digest than
+// the one read here, and a stage reading it may run when it need not.
+func (w *Workspace) folderDigest(abs string, visited map[string]bool) (cache.Digest, error) {
+	realPath, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return cache.Digest{}, err
+	}
+	visited[realPath] = true
+	t, err := cache.ScanTree(abs, w.Index)
+	if err != nil {
+		return cache.Digest{}, err
+	}
+	treeDigest := t.Digest()
+
+	var h *blake3.Hasher
+	for _, e := range t.Entries {
+		if e.Kind != cache.KindSymlink {
+			continue
+		}
+		link := filepath.Join(abs, filepath.FromSlash(e.Path))
+		target, inside, err := w.linkTargetDigest(link, realPath, visited)
+		if err != nil {
+			return cache.Digest{}, err
+		}
+		if inside {
+			continue
+		}
+		if h == nil {
+			h = blake3.New()
+			writeKeyFields(h, followedTreeHeader, treeDigest.String())
+		}
+		writeKeyFields(h, e.Path, target)
+	}
+	if h == nil {
+		return treeDigest, nil
+	}
+	var d cache.Digest
+	h.Sum(d[:0])
+	return d, nil
+}
+
+// Markers folded into a folder's digest in place of a link target's digest.
+const (
+	danglingLinkMarker = "dangling"
+	visitedLinkMarker  = "folder already followed"
+)
+
+// linkTargetDigest returns the digest, or a marker, of what the symlink
+// at link points to. It returns inside true, and no digest, when the
+// target resolves to a path inside the folder whose real path is root,
+// because the folder's tree already lists that path's content.
+func (w *Workspace) linkTargetDigest(link, root string, visited map[string]bool) (digest string, inside bool, err error) {
+	// os.Stat and filepath.EvalSymlinks resolve a relative target from the
+	// link's folder, as the kernel does.
+	fi, err := os.Stat(link)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+		return danglingLinkMarker, false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	realPath, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return "", false, err
+	}
+	if rel, err := filepath.Rel(root, realPath); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", true, nil
+	}
+
+	switch {
+	case fi.Mode().IsRegular():
+		d, _, err := w.Index.FileDigest(realPath)
+		if err != nil {
+			return "", false, err
+		}
+		return d.String(), false, nil
+	case fi.IsDir():
+		if visited[realPath] {
+			return visitedLinkMarker, false, nil
+		}
+		d, err := w.folderDigest(realPath, visited)
+		if err != nil {
+			return "", false, err
+		}
+		return d.String(), false, nil
+	}
+	return "", false, fmt.Errorf("%s: symlink target %s has unsupported file type %s", link, realPath, fi.Mode().Type())
+}
+
+// writeKeyFields writes each value to h with its length in front, so no
+// two sequences of values write the same bytes.
+func writeKeyFields(h *blake3.Hasher, values ...string) {
+	var buf []byte
+	for _, v := range values {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(v)))
+		h.Write(buf)
+		h.Write([]byte(v))
+	}
 }

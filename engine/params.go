@@ -210,7 +210,11 @@ func (p *Pipeline) applyOverride(values map[string]cty.Value, text, where string
 	}
 
 	// Find the type the value must have.
-	want := typeAt(param.Type, path[1:])
+	want, err := typeAt(param.Type, path[1:])
+	if err != nil {
+		return fail("Unknown attribute in param override", fmt.Sprintf("%s: param %s (declared at %s) %v. Set one of the declared attributes, or add the attribute to the param's type.",
+			where, name, position(param.DeclRange), err))
+	}
 	if want == cty.DynamicPseudoType {
 		if cur, ok := valueAt(values[name], path[1:]); ok && !cur.IsNull() {
 			want = cur.Type()
@@ -266,19 +270,33 @@ func typeName(t cty.Type) string {
 	return "a " + name
 }
 
-// typeAt returns the type found at path inside t, or DynamicPseudoType.
-func typeAt(t cty.Type, path []string) cty.Type {
-	for _, step := range path {
+// typeAt returns the type found at path inside t, or DynamicPseudoType
+// where t does not constrain it: through a map, any or an untyped param,
+// keys may be new. It returns an error when a step names an attribute that
+// an object type along the path does not declare, because converting to
+// that type would silently drop the value.
+func typeAt(t cty.Type, path []string) (cty.Type, error) {
+	for i, step := range path {
 		switch {
 		case t.IsObjectType() && t.HasAttribute(step):
 			t = t.AttributeType(step)
+		case t.IsObjectType():
+			at := "the object type"
+			if i > 0 {
+				at = "the object type at " + strings.Join(path[:i], ".")
+			}
+			declared := "none"
+			if names := sortedKeys(t.AttributeTypes()); len(names) > 0 {
+				declared = strings.Join(names, ", ")
+			}
+			return cty.NilType, fmt.Errorf("has no attribute %q in %s. Declared attributes: %s", step, at, declared)
 		case t.IsMapType():
 			t = t.ElementType()
 		default:
-			return cty.DynamicPseudoType
+			return cty.DynamicPseudoType, nil
 		}
 	}
-	return t
+	return t, nil
 }
 
 // valueAt returns the value at path inside v.

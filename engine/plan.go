@@ -106,8 +106,16 @@ func (w *Workspace) planStage(s *Stage, plans map[string]*StagePlan, last *KeyPa
 		for _, o := range ar.Outputs {
 			p.restores[o.Path] = o
 		}
+		// Only when the key is the one last built here were these outputs
+		// in place before, so the user deleted or edited them. Otherwise
+		// the workspace holds another key's outputs, or none yet.
+		sameAsLast := last != nil && last.Key() == key
 		for _, path := range stale {
-			p.Reasons = append(p.Reasons, "output "+path+" missing or modified")
+			if sameAsLast {
+				p.Reasons = append(p.Reasons, "output "+path+" missing or modified")
+			} else {
+				p.Reasons = append(p.Reasons, "output "+path+" will be restored from the cache")
+			}
 		}
 	} else {
 		p.Reasons = nil

@@ -41,4 +41,3 @@ blobs when the cache lacks any of them.`,
 		},
 	}
 }
-
