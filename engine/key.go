@@ -113,10 +113,15 @@ func canonicalJSON(v cty.Value) string {
 // about to run.
 type MissingInputError struct {
 	Stage, Name, Path string
+	Where             string // FILE:LINE:COL of the input's declaration, when known
 }
 
 func (e *MissingInputError) Error() string {
-	return fmt.Sprintf("stage %s: input %s (%s) does not exist and no stage produces it: create it or fix the path", e.Stage, e.Name, e.Path)
+	msg := fmt.Sprintf("stage %s: input %s (%s) does not exist and no stage produces it: create it or fix the path", e.Stage, e.Name, e.Path)
+	if e.Where != "" {
+		msg = e.Where + ": " + msg
+	}
+	return msg
 }
 
 // keyParts computes the full key parts of s, hashing its inputs through
@@ -133,7 +138,7 @@ func (w *Workspace) keyPartsFrom(s *Stage, inputState func(path string) (Input, 
 	for _, in := range s.Inputs {
 		state, err := inputState(in.Path)
 		if os.IsNotExist(err) {
-			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path}
+			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path, Where: declaredAt(in.Range)}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("stage %s: input %s: %w", s.Name, in.Name, err)

@@ -176,6 +176,14 @@ func position(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
+// declaredAt returns position(r), or "" for a range that names no file.
+func declaredAt(r hcl.Range) string {
+	if r.Filename == "" {
+		return ""
+	}
+	return position(r)
+}
+
 func outputDiag(r PathRef, summary, detail string) *hcl.Diagnostic {
 	rng := r.Range
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng}

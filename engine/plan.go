@@ -139,7 +139,7 @@ func (w *Workspace) plannedKeyParts(s *Stage, restores map[string]cache.Output) 
 		}
 		state, err := w.inputState(in.Path)
 		if os.IsNotExist(err) {
-			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path}
+			return nil, &MissingInputError{Stage: s.Name, Name: in.Name, Path: in.Path, Where: declaredAt(in.Range)}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("stage %s: input %s: %w", s.Name, in.Name, err)
