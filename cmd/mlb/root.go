@@ -32,6 +32,8 @@ restores the others from a content-addressed cache, and records every run.`,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			if g.debug || os.Getenv("MLB_DEBUG") != "" {
 				slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			} else {
+				slog.SetDefault(slog.New(newWarningHandler(g.stderr)))
 			}
 		},
 	}
