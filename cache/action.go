@@ -13,7 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// ActionResult is what one execution of a stage produced. It is filed under
+// ActionResult is the result of one execution of a stage. It is filed under
 // the stage's ActionKey and written only after every blob it names is in the
 // store.
 type ActionResult struct {

@@ -51,8 +51,8 @@ type GCStats struct {
 	TempFiles int   `json:"temp_files"`
 }
 
-// tempMaxAge is how old a file in tmp/ must be for collection to remove
-// it: a younger one may belong to a write in progress elsewhere.
+// tempMaxAge is the minimum age of a file in tmp/ for collection to remove
+// it, because a younger one may belong to a write in progress elsewhere.
 const tempMaxAge = 24 * time.Hour
 
 // Collect removes every blob and action result not in live, and stale temp

@@ -36,8 +36,8 @@ type indexEntry struct {
 	Digest Digest
 }
 
-// racyWindow is how recent a file's mtime or ctime may be for its entry to
-// be saved. A file changed within the file system's timestamp granularity
+// racyWindow is the minimum age of a file's mtime and ctime for its entry
+// to be saved. A file changed within the file system's timestamp granularity
 // of being hashed could keep the same stat data with new contents, so such
 // entries serve only the current process, and the next one hashes the file
 // again.

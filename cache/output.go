@@ -80,7 +80,7 @@ func (s *Store) Matches(o Output, path string, ix *Index) bool {
 
 // Restore writes output o to path from the store, replacing whatever is
 // there. Every byte is verified against its digest before it is put in
-// place; on a missing or corrupt blob Restore returns an error and leaves
+// place. On a missing or corrupt blob Restore returns an error and leaves
 // path as it was.
 func (s *Store) Restore(o Output, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

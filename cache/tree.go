@@ -20,7 +20,7 @@ type Tree struct {
 	Entries []TreeEntry
 }
 
-// EntryKind says what a tree entry is.
+// EntryKind is the type of a tree entry: file, folder or symlink.
 type EntryKind byte
 
 // The kinds of tree entries.

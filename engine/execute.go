@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -79,7 +79,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 	return r
 }
 
-// runReasons says why a stage with these key parts may have to run.
+// runReasons lists why a stage with these key parts may have to run.
 func runReasons(s *Stage, parts, last *KeyParts, force bool) []string {
 	switch {
 	case force:
@@ -224,7 +224,7 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 		ExitCode: res.ExitCode, Duration: res.Duration, Created: time.Now().UTC(),
 	}
 	if len(r.Metrics) > 0 {
-		ar.Metrics, _ = jsonMarshal(r.Metrics)
+		ar.Metrics, _ = json.Marshal(r.Metrics)
 	}
 	return w.Store.PutAction(ar)
 }
@@ -247,10 +247,8 @@ func metricsOf(ar *cache.ActionResult) map[string]float64 {
 		return nil
 	}
 	var m map[string]float64
-	if err := jsonUnmarshal(ar.Metrics, &m); err != nil {
+	if err := json.Unmarshal(ar.Metrics, &m); err != nil {
 		return nil
 	}
 	return m
 }
-
-var errInterrupted = errors.New("interrupted")

@@ -10,8 +10,8 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// GCOptions says which runs garbage collection keeps. A run is kept when
-// any option keeps it; at least one must be set.
+// GCOptions selects the runs that garbage collection keeps. A run is kept
+// when any option selects it, and at least one option must be set.
 type GCOptions struct {
 	KeepLast  int       // the newest N runs
 	KeepSince time.Time // runs started at or after this time
@@ -19,7 +19,8 @@ type GCOptions struct {
 	DryRun    bool
 }
 
-// GCResult is what a collection removed, or would remove with DryRun.
+// GCResult lists the runs a collection kept and dropped, and counts what
+// it removed, or would remove with DryRun.
 type GCResult struct {
 	Kept    []string `json:"kept_runs"`
 	Dropped []string `json:"dropped_runs"`

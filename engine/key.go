@@ -18,8 +18,8 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// KeyParts is everything a stage key covers, kept in run records so that
-// status and diff can say which part changed.
+// KeyParts is the set of values a stage key covers. Run records keep it so
+// that status and diff can name the part that changed.
 type KeyParts struct {
 	Command []string          `json:"command"` // argv; a shell command is sh -c TEXT
 	Env     map[string]string `json:"env,omitempty"`

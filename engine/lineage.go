@@ -23,7 +23,7 @@ type LineageNode struct {
 	Inputs []*LineageNode    `json:"inputs,omitempty"`
 }
 
-// Lineage is the answer to "where did this come from".
+// Lineage is the chain of stages and inputs behind one output, in one run.
 type Lineage struct {
 	Run  string       `json:"run"`
 	Root *LineageNode `json:"root"`

@@ -33,8 +33,9 @@ var rootSchema = &hcl.BodySchema{
 }
 
 // Load parses root/mlb.hcl. It reports every problem it finds at once. The
-// pipeline is nil only when the file cannot be read; when diagnostics hold
-// errors it is incomplete, and only its Parser is of use, to print them.
+// pipeline is nil only when the file cannot be read. When the diagnostics
+// hold errors, the pipeline is incomplete and only its Parser is of use, to
+// print them.
 func Load(root string) (*Pipeline, hcl.Diagnostics) {
 	path := filepath.Join(root, PipelineFile)
 	src, err := os.ReadFile(path)

@@ -16,8 +16,8 @@ type Param struct {
 	// the block declares none; then values keep the type of the default.
 	Type cty.Type
 
-	// Default is the default value, or cty.NilVal when the block has none;
-	// such a param must be given by a params file, the environment or -p.
+	// Default is the default value, or cty.NilVal when the block has none.
+	// Such a param must be given by a params file, the environment or -p.
 	Default     cty.Value
 	Validations []*Validation
 	DeclRange   hcl.Range

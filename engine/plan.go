@@ -15,7 +15,7 @@ const (
 	ActionUpToDate = "up-to-date"
 )
 
-// StagePlan is what a build would do with one stage, and why.
+// StagePlan is the action a build would take for one stage, with its reasons.
 type StagePlan struct {
 	Name    string   `json:"name"`
 	Action  string   `json:"action"`
@@ -27,7 +27,7 @@ type StagePlan struct {
 	restores map[string]cache.Output
 }
 
-// Plan says, without running or changing anything but the file index, what
+// Plan reports, without running or changing anything but the file index, what
 // a build of the selected stages would do with each. A stage after one that
 // will run is planned to run: its inputs are not known until then.
 func (w *Workspace) Plan(g *Graph, targets []string, force bool) ([]*StagePlan, error) {

@@ -16,7 +16,7 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// RunRecord is what one mlb build did. It is stored, zstd-compressed JSON,
+// RunRecord is the record of one mlb build. It is stored, zstd-compressed JSON,
 // in the cache's runs folder, one file per build.
 type RunRecord struct {
 	Version  int                `json:"version"`
@@ -194,9 +194,9 @@ func FindRun(store *cache.Store, prefix string) (*RunRecord, error) {
 	return found, nil
 }
 
-// readMetrics reads a metrics JSON file and flattens it: nested objects
-// join their keys with dots; numbers and bools (as 0 or 1) are kept, other
-// values are dropped.
+// readMetrics reads a metrics JSON file and flattens it. Nested objects
+// join their keys with dots. Numbers, numeric strings and bools (as 0 or 1)
+// are kept, and other values are dropped.
 func readMetrics(path string) (map[string]float64, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -233,6 +233,3 @@ func readMetrics(path string) (map[string]float64, error) {
 	}
 	return out, nil
 }
-
-func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

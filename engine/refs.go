@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// refs is what an expression refers to.
+// refs is the set of params, locals and stages that expressions refer to.
 type refs struct {
 	params map[string]bool // dotted param paths, e.g. "data.train"
 	locals map[string]bool

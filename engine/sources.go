@@ -88,8 +88,8 @@ func (w *Workspace) storeSource(in Input) (cache.Output, error) {
 	}
 	if stored.Digest != in.Digest {
 		// A folder with symlinks has an input digest that also covers the
-		// links' targets, so it differs from its tree's digest; compare
-		// like with like before calling it changed.
+		// links' targets, so it differs from its tree's digest. Compare
+		// input digests before calling the folder changed.
 		now, err := w.inputState(in.Path)
 		if err != nil || now.Digest != in.Digest {
 			return out, fmt.Errorf("it changed during the build (digest %s, was %s)", now.Digest, in.Digest)

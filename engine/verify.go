@@ -9,7 +9,7 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// StageVerdict says whether re-executing one stage of a run gave the
+// StageVerdict reports whether re-executing one stage of a run gave the
 // recorded outputs.
 type StageVerdict struct {
 	Stage     string        `json:"stage"`

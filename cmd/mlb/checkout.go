@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/mlbuild/mlb/engine"
 )
 
 func newCheckoutCmd(g *globalOptions) *cobra.Command {
@@ -17,18 +15,11 @@ workspace, verifying each blob. It writes nothing and names the missing
 blobs when the cache lacks any of them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := openWorkspace(g)
+			ws, rec, err := openRun(g, args[0], true)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			if err := ws.Lock(); err != nil {
-				return err
-			}
-			rec, err := engine.FindRun(ws.Store, args[0])
-			if err != nil {
-				return err
-			}
 			written, err := ws.Checkout(rec)
 			if err != nil {
 				return err

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -76,7 +77,7 @@ func dagJSON(stages []*engine.Stage) []dagStage {
 		for p := range s.Params {
 			d.Params = append(d.Params, p)
 		}
-		sortStrings(d.Params)
+		sort.Strings(d.Params)
 		out = append(out, d)
 	}
 	return out

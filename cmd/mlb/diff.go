@@ -12,7 +12,7 @@ import (
 
 type diffOptions struct{ json bool }
 
-// runDiff is what differs between two runs.
+// runDiff is the set of differences between two runs.
 type runDiff struct {
 	A       string        `json:"a"`
 	B       string        `json:"b"`

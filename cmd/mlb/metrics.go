@@ -15,15 +15,11 @@ func newMetricsCmd(g *globalOptions) *cobra.Command {
 		Short: "Print a run's metrics (default: the newest run)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := openWorkspace(g)
+			ws, rec, err := openRun(g, firstArg(args), false)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			rec, err := latestOrFind(ws, firstArg(args))
-			if err != nil {
-				return err
-			}
 			m := rec.Metrics
 			if m == nil {
 				m = map[string]float64{}

@@ -16,7 +16,7 @@ import (
 
 // progress shows a build's stages as they run. On a terminal, finished
 // stages print one line each and the running ones stay at the bottom with
-// their elapsed time, redrawn every tick; elsewhere, as in CI, every start
+// their elapsed time, redrawn every tick. Elsewhere, as in CI, every start
 // and finish is one plain line.
 type progress struct {
 	mu      sync.Mutex

@@ -37,18 +37,11 @@ from the record is reported as non-deterministic. The exit status is 1
 when any output differs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := openWorkspace(g)
+			ws, rec, err := openRun(g, args[0], true)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			if err := ws.Lock(); err != nil {
-				return err
-			}
-			rec, err := engine.FindRun(ws.Store, args[0])
-			if err != nil {
-				return err
-			}
 			ropts := engine.ReproduceOptions{Jobs: o.jobs, Env: os.Environ()}
 			if o.into != "" {
 				if ropts.Into, err = filepath.Abs(o.into); err != nil {

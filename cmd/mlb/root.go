@@ -13,7 +13,7 @@ import (
 
 // globalOptions are the flags every command takes.
 type globalOptions struct {
-	dir      string // where to start looking for the workspace
+	dir      string // folder the workspace search starts from
 	cacheDir string // cache folder; empty means the workspace's .mlb/cache
 	debug    bool
 	stdout   io.Writer

@@ -238,5 +238,3 @@ func printRuns(w io.Writer, lines []runLine) {
 		fmt.Fprintln(w, row)
 	}
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

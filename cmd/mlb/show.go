@@ -23,15 +23,11 @@ or kept, its duration, exit status, outputs with digests and sizes, and
 metrics. RUN is a run hash or a unique prefix of at least 4 characters.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := openWorkspace(g)
+			ws, rec, err := openRun(g, firstArg(args), false)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			rec, err := latestOrFind(ws, firstArg(args))
-			if err != nil {
-				return err
-			}
 			if o.json {
 				return writeJSON(g.stdout, rec)
 			}

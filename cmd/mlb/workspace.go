@@ -29,3 +29,25 @@ func latestOrFind(ws *engine.Workspace, prefix string) (*engine.RunRecord, error
 	}
 	return runs[0], nil
 }
+
+// openRun opens the workspace, takes its build lock when lock is set, and
+// finds the run named by prefix, or the newest run when prefix is empty.
+// On success the caller closes the workspace.
+func openRun(g *globalOptions, prefix string, lock bool) (*engine.Workspace, *engine.RunRecord, error) {
+	ws, err := openWorkspace(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lock {
+		if err := ws.Lock(); err != nil {
+			ws.Close()
+			return nil, nil, err
+		}
+	}
+	rec, err := latestOrFind(ws, prefix)
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, rec, nil
+}
