@@ -146,13 +146,11 @@ func (s *Store) tempFile() (*os.File, error) {
 	return f, nil
 }
 
-// commit makes tmp durable under name. The fsync comes before the rename:
-// after a crash, a name either does not exist or holds complete contents.
+// commit moves tmp to name. It does not fsync: one fsync per entry made a
+// cold build of many small outputs wait on the disk thousands of times.
+// Every read verifies what it reads, so an entry left torn by a power cut
+// is a miss that gets replaced, and Sync flushes a whole build at once.
 func (s *Store) commit(tmp *os.File, name string) error {
-	if err := tmp.Sync(); err != nil {
-		abandon(tmp)
-		return fmt.Errorf("store: sync: %w", err)
-	}
 	if err := tmp.Close(); err != nil {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("store: %w", err)
@@ -161,13 +159,20 @@ func (s *Store) commit(tmp *os.File, name string) error {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("store: %w", err)
-	}
 	if err := os.Rename(tmp.Name(), name); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("store: %w", err)
+		if !errors.Is(err, os.ErrNotExist) {
+			_ = os.Remove(tmp.Name())
+			return fmt.Errorf("store: %w", err)
+		}
+		// The fan-out folder does not exist yet.
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			_ = os.Remove(tmp.Name())
+			return fmt.Errorf("store: %w", err)
+		}
+		if err := os.Rename(tmp.Name(), name); err != nil {
+			_ = os.Remove(tmp.Name())
+			return fmt.Errorf("store: %w", err)
+		}
 	}
 	return nil
 }

@@ -47,8 +47,10 @@ func (e *BuildError) Error() string {
 }
 
 // Build runs the stages that changed and restores or keeps the others. It
-// always writes a run record, also for a failed build, and returns it with
-// a *BuildError when any stage failed. The cache stays valid whatever
+// writes a run record, also for a failed build, and returns it with a
+// *BuildError when any stage failed. The one build that writes no record
+// is a successful one that found every stage up to date and repeats the
+// workspace's last recorded run; its record comes back with Repeated set. The cache stays valid whatever
 // happens: a stage's results are stored only after it succeeded.
 func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*RunRecord, error) {
 	selected, err := g.Select(opts.Targets)
@@ -64,6 +66,10 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if opts.Env == nil {
 		opts.Env = os.Environ()
 	}
+	// git runs in two child processes; start them now and use their result
+	// only if the run gets a new record.
+	gitDone := make(chan *GitState, 1)
+	go func() { gitDone <- gitState(w.Root) }()
 	pipeline, err := w.Store.PutBytes(g.Pipeline.Source)
 	if err != nil {
 		return nil, err
@@ -71,12 +77,11 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	rec := &RunRecord{
 		Started:  time.Now().UTC(),
 		Host:     hostname(),
-		Git:      gitState(w.Root),
 		Pipeline: pipeline,
 		Params:   g.Params.JSON(),
 		Targets:  opts.Targets,
 	}
-	last := w.loadLastBuilt()
+	last := &lazyLastBuilt{w: w}
 
 	opts.Remote.begin(selected, opts.Targets)
 	results := w.schedule(ctx, selected, opts, last)
@@ -86,6 +91,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	rec.Status = "succeeded"
 	rec.Metrics = map[string]float64{}
 	var failed []*StageRun
+	changed := 0 // stages executed or restored
 	for _, s := range selected {
 		r := results[s.Name]
 		rec.Stages = append(rec.Stages, r)
@@ -95,8 +101,8 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 			rec.Status = "failed"
 		case StateSkipped, StateNotRun:
 			rec.Status = "failed"
-		case StateExecuted, StateRestored, StateUpToDate:
-			last[s.Name] = r.Parts
+		case StateExecuted, StateRestored:
+			changed++
 		}
 		for k, v := range r.Metrics {
 			if _, clash := rec.Metrics[k]; clash {
@@ -106,6 +112,17 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		}
 	}
 	rec.Hash = runHash(pipeline, rec.Params, rec.Stages)
+	rec.Git = <-gitDone
+
+	// A successful build that found every stage up to date and repeats the
+	// last recorded run adds nothing to the history: its sources are
+	// stored, and its record and the last-built state already say what it
+	// would write.
+	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord && w.repeatsLastRun(rec.Hash) {
+		rec.Repeated = true
+		return rec, w.Index.Save()
+	}
+
 	rec.Sources, err = w.storeSources(g, rec.Stages)
 	if err != nil {
 		slog.Warn("run cannot be reproduced from the cache alone", "err", err)
@@ -113,7 +130,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if opts.NoRecord {
 		err = w.Index.Save()
 	} else {
-		err = errors.Join(w.saveLastBuilt(last), SaveRun(w.Store, rec), w.Index.Save())
+		err = errors.Join(w.Store.Sync(), w.saveState(last, rec), w.Index.Save())
 	}
 	err = errors.Join(err, opts.Remote.finish(ctx, w, rec, !opts.NoRecord))
 	if err != nil {
@@ -125,10 +142,38 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	return rec, nil
 }
 
+// saveState writes rec and then the workspace state that points at it:
+// the key parts of every stage that is now up to date, and the record's
+// name.
+func (w *Workspace) saveState(last *lazyLastBuilt, rec *RunRecord) error {
+	if err := SaveRun(w.Store, rec); err != nil {
+		return err
+	}
+	lb := last.get()
+	for _, r := range rec.Stages {
+		switch r.State {
+		case StateExecuted, StateRestored, StateUpToDate:
+			lb[r.Name] = r.Parts
+		}
+	}
+	if err := w.saveLastBuilt(lb); err != nil {
+		return err
+	}
+	if rec.Status != "succeeded" {
+		// The last-built state now differs from the last successful record,
+		// so the next build must not take that record for its own.
+		if err := os.Remove(w.lastRunPath()); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("save build state: %w", err)
+		}
+		return nil
+	}
+	return w.saveLastRun(rec)
+}
+
 // schedule runs the selected stages on up to opts.Jobs workers, each as
 // soon as the stages it depends on are done, and returns every stage's
 // result by name.
-func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildOptions, last lastBuilt) map[string]*StageRun {
+func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildOptions, last *lazyLastBuilt) map[string]*StageRun {
 	results := map[string]*StageRun{}
 	waiting := map[string]int{} // unfinished dependencies
 	dependents := map[string][]*Stage{}
@@ -158,7 +203,7 @@ func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildO
 			s := ready[0]
 			ready = ready[1:]
 			running++
-			go func() { done <- w.buildStage(ctx, s, opts, last[s.Name]) }()
+			go func() { done <- w.buildStage(ctx, s, opts, last) }()
 		}
 		if running == 0 {
 			break

@@ -266,11 +266,11 @@ func (p *Pipeline) evalStage(s *Stage, base map[string]cty.Value, r, forEach *re
 	sort.Strings(s.Deps)
 
 	// Params: the ones referenced directly and through locals.
-	s.Params = map[string]cty.Value{}
+	s.Params = map[string]string{}
 	addParam := func(path string) {
 		parts := strings.Split(path, ".")
 		if v, ok := valueAt(params[parts[0]], parts[1:]); ok {
-			s.Params[path] = v
+			s.Params[path] = canonicalJSON(v)
 		}
 	}
 	for path := range r.params {

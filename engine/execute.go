@@ -20,7 +20,7 @@ const logTailLines = 20
 // buildStage brings one stage up to date: it keeps outputs that match the
 // cached result for the stage's key, restores the ones that do not, or runs
 // the stage when the key has no usable result.
-func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions, last *KeyParts) *StageRun {
+func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions, lastBuilt *lazyLastBuilt) *StageRun {
 	start := time.Now()
 	r := &StageRun{Name: s.Name}
 	fail := func(err error) *StageRun {
@@ -34,9 +34,9 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 		return fail(err)
 	}
 	r.Parts, r.Key = parts, parts.Key()
-	r.Reasons = runReasons(s, parts, last, opts.Force)
 
 	// A cached result: keep or restore the outputs.
+	var unusable string
 	if s.Cache && !opts.Force {
 		ar, err := w.Store.GetAction(r.Key)
 		if cache.IsMiss(err) && opts.Remote != nil {
@@ -50,6 +50,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 				r.State = StateUpToDate
 				if restored {
 					r.State = StateRestored
+					r.Reasons = runReasons(s, parts, lastBuilt.stage(s.Name), opts.Force)
 				}
 				return r
 			}
@@ -57,7 +58,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 				return fail(err)
 			}
 			slog.Debug("cached result unusable, running stage", "stage", s.Name, "err", err)
-			r.Reasons = append(r.Reasons, "cached result unusable: "+err.Error())
+			unusable = "cached result unusable: " + err.Error()
 		} else if !cache.IsMiss(err) {
 			return fail(err)
 		}
@@ -65,6 +66,11 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 
 	// Execute, with the inputs that a remote cache only recorded put in
 	// place first, and write the result back to the remote.
+	last := lastBuilt.stage(s.Name)
+	r.Reasons = runReasons(s, parts, last, opts.Force)
+	if unusable != "" {
+		r.Reasons = append(r.Reasons, unusable)
+	}
 	if err := opts.Remote.materializeInputs(ctx, w, s, r, opts); err != nil {
 		return fail(err)
 	}
@@ -166,9 +172,6 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 		GroupFile: filepath.Join(w.runningDir(), s.Name),
 	})
 	r.ExitCode = res.ExitCode
-	if err := logFile.Sync(); err != nil {
-		return err
-	}
 	if runErr != nil {
 		r.LogTail = stages.Tail(logPath, logTailLines)
 		return fmt.Errorf("stage %s: %w", s.Name, runErr)

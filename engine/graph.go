@@ -23,7 +23,7 @@ type Stage struct {
 	Workdir     string // workspace-relative; "" is the workspace root
 	Cache       bool
 	Timeout     time.Duration
-	Params      map[string]cty.Value // referenced params by dotted path
+	Params      map[string]string // referenced params: dotted path -> canonical JSON
 	Deps        []string             // names of the stages this one needs, sorted
 	Block       *StageBlock
 

@@ -93,7 +93,7 @@ func (s *Stage) staticParts() *KeyParts {
 		p.Command = []string{"sh", "-c", s.Shell}
 	}
 	for path, v := range s.Params {
-		p.Params[path] = canonicalJSON(v)
+		p.Params[path] = v
 	}
 	for _, o := range s.Outputs {
 		p.Outputs[o.Name] = o.Path

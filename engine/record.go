@@ -33,6 +33,11 @@ type RunRecord struct {
 	Sources  []cache.Output     `json:"sources,omitempty"` // source inputs, stored in the cache
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 
+	// Repeated is set on the record a build returns when every stage was
+	// up to date and it matched the workspace's last recorded run, so it
+	// wrote no record.
+	Repeated bool `json:"-"`
+
 	file string // name of the record's file in the runs folder
 }
 
@@ -109,6 +114,15 @@ func runHash(pipeline cache.Digest, params []byte, stages []*StageRun) string {
 
 func runsDir(s *cache.Store) string { return filepath.Join(s.Root(), "runs") }
 
+// runSuffix ends the name of every run record file.
+const runSuffix = ".json.zst"
+
+// runFileName is the name SaveRun gives rec's file: the start time first,
+// so that names sort by time.
+func runFileName(rec *RunRecord) string {
+	return fmt.Sprintf("%020d-%s%s", rec.Started.UnixNano(), rec.Hash, runSuffix)
+}
+
 // SaveRun stores r in the cache's runs folder. The file name starts with
 // the start time, so names sort by time.
 func SaveRun(store *cache.Store, r *RunRecord) error {
@@ -117,7 +131,7 @@ func SaveRun(store *cache.Store, r *RunRecord) error {
 	if err != nil {
 		return fmt.Errorf("save run record: %w", err)
 	}
-	name := fmt.Sprintf("%020d-%s.json.zst", r.Started.UnixNano(), r.Hash)
+	name := runFileName(r)
 	tmp, err := os.CreateTemp(filepath.Join(store.Root(), "tmp"), "run-*")
 	if err != nil {
 		return fmt.Errorf("save run record: %w", err)
@@ -148,7 +162,7 @@ func ListRuns(store *cache.Store) ([]*RunRecord, error) {
 	var runs []*RunRecord
 	for i := len(entries) - 1; i >= 0; i-- {
 		name := entries[i].Name()
-		if !strings.HasSuffix(name, ".json.zst") {
+		if !strings.HasSuffix(name, runSuffix) {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(runsDir(store), name))

@@ -103,12 +103,8 @@ func TestStageParams(t *testing.T) {
 			if s == nil {
 				t.Fatalf("no stage %s", tt.stage)
 			}
-			got := map[string]string{}
-			for path, v := range s.Params {
-				got[path] = jsonOf(t, v)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("params = %v, want %v", got, tt.want)
+			if !reflect.DeepEqual(s.Params, tt.want) {
+				t.Errorf("params = %v, want %v", s.Params, tt.want)
 			}
 		})
 	}

@@ -491,11 +491,6 @@ func pushRecord(ctx context.Context, r *remote.Remote, store *cache.Store, rec *
 	return r.PutRun(ctx, runFileName(rec), data)
 }
 
-// runFileName is the name SaveRun gives rec's file: the start time first,
-// so that names sort by time.
-func runFileName(rec *RunRecord) string {
-	return fmt.Sprintf("%020d-%s.json.zst", rec.Started.UnixNano(), rec.Hash)
-}
 
 // removeStale removes the workspace copy of each of ar's outputs that
 // differs from it, so that the workspace never shows a result other than

@@ -162,7 +162,7 @@ func remoteRuns(ctx context.Context, r *remote.Remote) ([]remoteRun, error) {
 	}
 	runs := make([]remoteRun, 0, len(names))
 	for i := len(names) - 1; i >= 0; i-- {
-		_, hash, ok := strings.Cut(strings.TrimSuffix(names[i], ".json.zst"), "-")
+		_, hash, ok := strings.Cut(strings.TrimSuffix(names[i], runSuffix), "-")
 		if ok && hash != "" {
 			runs = append(runs, remoteRun{name: names[i], hash: hash})
 		}

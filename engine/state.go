@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 )
 
 // lastBuilt maps each stage name to the key parts of its last successful
@@ -34,11 +36,58 @@ func (w *Workspace) saveLastBuilt(lb lastBuilt) error {
 	if err != nil {
 		return fmt.Errorf("save build state: %w", err)
 	}
-	tmp := w.statePath() + ".tmp"
+	return writeState(w.statePath(), data)
+}
+
+// lazyLastBuilt loads the last-built state on first use. A build whose
+// stages all match their cached results never needs it, and decoding it
+// costs a noticeable share of a no-op build of a large graph.
+type lazyLastBuilt struct {
+	once sync.Once
+	w    *Workspace
+	lb   lastBuilt
+}
+
+func (l *lazyLastBuilt) get() lastBuilt {
+	l.once.Do(func() { l.lb = l.w.loadLastBuilt() })
+	return l.lb
+}
+
+func (l *lazyLastBuilt) stage(name string) *KeyParts { return l.get()[name] }
+
+// lastRunPath holds the name of the run record the last recorded build of
+// this workspace wrote.
+func (w *Workspace) lastRunPath() string {
+	return filepath.Join(w.Root, StateDir, "last-run")
+}
+
+// repeatsLastRun reports whether a run with this hash is already recorded
+// as the workspace's last build, with its record still in the cache.
+func (w *Workspace) repeatsLastRun(hash string) bool {
+	data, err := os.ReadFile(w.lastRunPath())
+	if err != nil {
+		return false
+	}
+	name := strings.TrimSpace(string(data))
+	if !strings.HasSuffix(name, "-"+hash+runSuffix) {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(runsDir(w.Store), name))
+	return err == nil
+}
+
+func (w *Workspace) saveLastRun(rec *RunRecord) error {
+	return writeState(w.lastRunPath(), []byte(runFileName(rec)+"\n"))
+}
+
+// writeState replaces a workspace state file through a rename, so a reader
+// sees the old or the new contents.
+func writeState(path string, data []byte) error {
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("save build state: %w", err)
 	}
-	if err := os.Rename(tmp, w.statePath()); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("save build state: %w", err)
 	}
 	return nil

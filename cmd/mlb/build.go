@@ -116,7 +116,11 @@ func printSummary(w io.Writer, rec *engine.RunRecord) {
 	if failed > 0 {
 		fmt.Fprintf(w, ", %d failed", failed)
 	}
-	fmt.Fprintf(w, " in %s\n", formatDuration(rec.Finished.Sub(rec.Started)))
+	fmt.Fprintf(w, " in %s", formatDuration(rec.Finished.Sub(rec.Started)))
+	if rec.Repeated {
+		fmt.Fprint(w, " (same as the last recorded run, no new record)")
+	}
+	fmt.Fprintln(w)
 	if len(rec.Metrics) > 0 {
 		fmt.Fprintf(w, "metrics: %s\n", formatMetrics(rec.Metrics))
 	}

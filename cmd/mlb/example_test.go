@@ -92,9 +92,12 @@ func checkExample(t *testing.T, dir string, minAUC float64, params ...string) {
 		}
 	}
 
-	mlbIn(t, dir, append([]string{"build"}, params...)...)
-	if second := latestRun(t, dir)[0]; second.Executed != 0 || second.Restored != 0 {
-		t.Errorf("second build executed %d and restored %d stages, want none", second.Executed, second.Restored)
+	out := mlbIn(t, dir, append([]string{"build"}, params...)...)
+	if !strings.Contains(out, ": 0 executed, 0 restored, 4 up to date") || !strings.Contains(out, "no new record") {
+		t.Errorf("second build should run nothing and add no record, printed:\n%s", out)
+	}
+	if after := latestRun(t, dir); len(after) != len(runs) || after[0].Hash != runs[0].Hash {
+		t.Errorf("second build changed the run history: %d runs, newest %s; want %d, newest %s", len(after), after[0].Hash, len(runs), runs[0].Hash)
 	}
 	table := mlbIn(t, dir, "runs")
 	if !strings.Contains(table, " auc ") {

@@ -34,22 +34,12 @@ func loadPipeline(g *globalOptions, po *paramOptions) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, diags := engine.Load(root)
-	if p == nil || diags.HasErrors() {
-		return nil, diagnostics(p, diags)
-	}
 	src := engine.ParamSources{Env: os.Environ()}
 	if po != nil {
 		src.Files, src.Overrides = po.paramsFiles, po.overrides
 	}
-	params, d := p.ResolveParams(src)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diagnostics(p, diags)
-	}
-	graph, d := p.Resolve(params)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
+	graph, p, diags := engine.LoadGraph(root, src)
+	if graph == nil || diags.HasErrors() {
 		return nil, diagnostics(p, diags)
 	}
 	if len(diags) > 0 {
@@ -64,7 +54,7 @@ func loadPipeline(g *globalOptions, po *paramOptions) (*loaded, error) {
 
 func diagnostics(p *engine.Pipeline, diags hcl.Diagnostics) error {
 	files := map[string]*hcl.File{}
-	if p != nil {
+	if p != nil && p.Parser != nil {
 		files = p.Parser.Files()
 	}
 	return &diagError{diags: diags, files: files}
