@@ -24,7 +24,7 @@ type Stage struct {
 	Cache       bool
 	Timeout     time.Duration
 	Params      map[string]string // referenced params: dotted path -> canonical JSON
-	Deps        []string             // names of the stages this one needs, sorted
+	Deps        []string          // names of the stages this one needs, sorted
 	Block       *StageBlock
 
 	each         cty.Value // each.key and each.value of a for_each instance, else cty.NilVal

@@ -491,7 +491,6 @@ func pushRecord(ctx context.Context, r *remote.Remote, store *cache.Store, rec *
 	return r.PutRun(ctx, runFileName(rec), data)
 }
 
-
 // removeStale removes the workspace copy of each of ar's outputs that
 // differs from it, so that the workspace never shows a result other than
 // the one the run records.
