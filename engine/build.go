@@ -48,9 +48,7 @@ func (e *BuildError) Error() string {
 
 // Build runs the stages that changed and restores or keeps the others. It
 // writes a run record, also for a failed build, and returns it with a
-// *BuildError when any stage failed. The one build that writes no record
-// is a successful one that found every stage up to date and repeats the
-// workspace's last recorded run; its record comes back with Repeated set. The cache stays valid whatever
+// *BuildError when any stage failed. The cache stays valid whatever
 // happens: a stage's results are stored only after it succeeded.
 func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*RunRecord, error) {
 	selected, err := g.Select(opts.Targets)
@@ -115,12 +113,14 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	rec.Git = <-gitDone
 
 	// A successful build that found every stage up to date and repeats the
-	// last recorded run adds nothing to the history: its sources are
-	// stored, and its record and the last-built state already say what it
-	// would write.
-	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord && w.repeatsLastRun(rec.Hash) {
-		rec.Repeated = true
-		return rec, w.Index.Save()
+	// last recorded run gets a short record that shares that run's key
+	// parts and sources: the sources are stored already, and the
+	// last-built state stays as it is.
+	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
+		if base := w.lastRunFile(rec.Hash); base != "" {
+			rec.Repeats = base
+			return rec, errors.Join(SaveRun(w.Store, rec.short()), w.Index.Save())
+		}
 	}
 
 	rec.Sources, err = w.storeSources(g, rec.Stages)

@@ -57,9 +57,17 @@ func GC(store *cache.Store, opts GCOptions) (*GCResult, error) {
 	res := &GCResult{}
 	live := cache.NewLive()
 	var dropped []*RunRecord
+	keep := map[string]bool{} // by record file
 	for i, r := range runs {
-		keep := i < opts.KeepLast || keepNamed[r.Hash] || (!opts.KeepSince.IsZero() && !r.Started.Before(opts.KeepSince))
-		if !keep {
+		if i < opts.KeepLast || keepNamed[r.Hash] || (!opts.KeepSince.IsZero() && !r.Started.Before(opts.KeepSince)) {
+			keep[r.file] = true
+			if r.Repeats != "" {
+				keep[r.Repeats] = true // the record it shares parts with
+			}
+		}
+	}
+	for _, r := range runs {
+		if !keep[r.file] {
 			dropped = append(dropped, r)
 			continue
 		}

@@ -33,10 +33,11 @@ type RunRecord struct {
 	Sources  []cache.Output     `json:"sources,omitempty"` // source inputs, stored in the cache
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 
-	// Repeated is set on the record a build returns when every stage was
-	// up to date and it matched the workspace's last recorded run, so it
-	// wrote no record.
-	Repeated bool `json:"-"`
+	// Repeats names the file of an earlier record of the same run whose
+	// stage key parts and sources this one shares. A build that finds
+	// every stage up to date writes such a short record; ListRuns fills
+	// in the shared parts.
+	Repeats string `json:"repeats,omitempty"`
 
 	file string // name of the record's file in the runs folder
 }
@@ -152,6 +153,49 @@ func SaveRun(store *cache.Store, r *RunRecord) error {
 	return nil
 }
 
+// short returns the form in which a record that repeats another is
+// stored: without stage key parts and sources, which the other holds.
+func (r *RunRecord) short() *RunRecord {
+	c := *r
+	c.Sources = nil
+	c.Stages = make([]*StageRun, len(r.Stages))
+	for i, s := range r.Stages {
+		sc := *s
+		sc.Parts = nil
+		c.Stages[i] = &sc
+	}
+	return &c
+}
+
+// fillShared completes each record that repeats another with the key parts
+// and sources of that other record, and drops those whose other record is
+// gone or is not of the same run.
+func fillShared(runs []*RunRecord) []*RunRecord {
+	byFile := make(map[string]*RunRecord, len(runs))
+	for _, r := range runs {
+		byFile[r.file] = r
+	}
+	out := runs[:0]
+	for _, r := range runs {
+		if r.Repeats != "" {
+			base := byFile[r.Repeats]
+			if base == nil || base.Repeats != "" || base.Hash != r.Hash {
+				continue
+			}
+			parts := make(map[string]*KeyParts, len(base.Stages))
+			for _, s := range base.Stages {
+				parts[s.Name] = s.Parts
+			}
+			for _, s := range r.Stages {
+				s.Parts = parts[s.Name]
+			}
+			r.Sources = base.Sources
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // ListRuns returns the stored run records, newest first. Records that
 // cannot be read are skipped: a damaged record must not hide the others.
 func ListRuns(store *cache.Store) ([]*RunRecord, error) {
@@ -176,7 +220,7 @@ func ListRuns(store *cache.Store) ([]*RunRecord, error) {
 		r.file = name
 		runs = append(runs, &r)
 	}
-	return runs, nil
+	return fillShared(runs), nil
 }
 
 // FindRun returns the newest run whose hash starts with prefix.

@@ -483,8 +483,11 @@ func pushRecord(ctx context.Context, r *remote.Remote, store *cache.Store, rec *
 	if err := r.Upload(ctx, store, append(blobs, sources...)); err != nil {
 		return err
 	}
-	rec.Version = runVersion
-	data, err := cache.EncodeCompressed(rec)
+	// The remote gets the full record: the one a short record shares its
+	// parts with may never be uploaded.
+	full := *rec
+	full.Version, full.Repeats = runVersion, ""
+	data, err := cache.EncodeCompressed(&full)
 	if err != nil {
 		return fmt.Errorf("upload run record %s: %w", rec.Hash, err)
 	}

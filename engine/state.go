@@ -61,19 +61,22 @@ func (w *Workspace) lastRunPath() string {
 	return filepath.Join(w.Root, StateDir, "last-run")
 }
 
-// repeatsLastRun reports whether a run with this hash is already recorded
-// as the workspace's last build, with its record still in the cache.
-func (w *Workspace) repeatsLastRun(hash string) bool {
+// lastRunFile returns the file name of the workspace's last recorded
+// successful build when that run has this hash and its full record is
+// still in the cache, else "".
+func (w *Workspace) lastRunFile(hash string) string {
 	data, err := os.ReadFile(w.lastRunPath())
 	if err != nil {
-		return false
+		return ""
 	}
 	name := strings.TrimSpace(string(data))
 	if !strings.HasSuffix(name, "-"+hash+runSuffix) {
-		return false
+		return ""
 	}
-	_, err = os.Stat(filepath.Join(runsDir(w.Store), name))
-	return err == nil
+	if _, err := os.Stat(filepath.Join(runsDir(w.Store), name)); err != nil {
+		return ""
+	}
+	return name
 }
 
 func (w *Workspace) saveLastRun(rec *RunRecord) error {

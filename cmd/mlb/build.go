@@ -117,8 +117,8 @@ func printSummary(w io.Writer, rec *engine.RunRecord) {
 		fmt.Fprintf(w, ", %d failed", failed)
 	}
 	fmt.Fprintf(w, " in %s", formatDuration(rec.Finished.Sub(rec.Started)))
-	if rec.Repeated {
-		fmt.Fprint(w, " (same as the last recorded run, no new record)")
+	if rec.Repeats != "" {
+		fmt.Fprint(w, " (nothing changed since the last run)")
 	}
 	fmt.Fprintln(w)
 	if len(rec.Metrics) > 0 {
