@@ -44,7 +44,7 @@ type Output struct {
 const actionVersion = 1
 
 var (
-	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	zstdDecoder, _ = zstd.NewReader(nil)
 )
 
@@ -89,6 +89,12 @@ func (s *Store) PutAction(r *ActionResult) error {
 		return fmt.Errorf("store action result for %s: %w", r.Stage, err)
 	}
 	return s.commit(tmp, s.actionPath(r.Key))
+}
+
+// HasAction reports whether a result is filed under k. It does not read it.
+func (s *Store) HasAction(k ActionKey) bool {
+	_, err := os.Stat(s.actionPath(k))
+	return err == nil
 }
 
 // GetAction returns the action result filed under k. A missing result

@@ -66,6 +66,9 @@ func (s *Store) Matches(o Output, path string, ix *Index) bool {
 		if !fi.Mode().IsRegular() || fi.Size() != o.Size {
 			return false
 		}
+		if d, ok := ix.Lookup(path, fi); ok {
+			return d == o.Digest
+		}
 		d, _, err := ix.FileDigest(path)
 		return err == nil && d == o.Digest
 	case KindDir:

@@ -79,10 +79,10 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		Params:   g.Params.JSON(),
 		Targets:  opts.Targets,
 	}
-	last := &lazyLastBuilt{w: w}
+	st := newBuildState(w)
 
 	opts.Remote.begin(selected, opts.Targets)
-	results := w.schedule(ctx, selected, opts, last)
+	results := w.schedule(ctx, selected, opts, st)
 
 	// Record the run, stage by stage in graph order.
 	rec.Finished = time.Now().UTC()
@@ -119,7 +119,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
 		if base := w.lastRunFile(rec.Hash); base != "" {
 			rec.Repeats = base
-			return rec, errors.Join(SaveRun(w.Store, rec.short()), w.Index.Save())
+			return rec, errors.Join(SaveRun(w.Store, rec.short()), w.saveMemo(st.memo, g, rec.Stages), w.Index.Save())
 		}
 	}
 
@@ -130,7 +130,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if opts.NoRecord {
 		err = w.Index.Save()
 	} else {
-		err = errors.Join(w.Store.Sync(), w.saveState(last, rec), w.Index.Save())
+		err = errors.Join(w.Store.Sync(), w.saveState(st.last, rec), w.saveMemo(st.memo, g, rec.Stages), w.Index.Save())
 	}
 	err = errors.Join(err, opts.Remote.finish(ctx, w, rec, !opts.NoRecord))
 	if err != nil {
@@ -173,7 +173,7 @@ func (w *Workspace) saveState(last *lazyLastBuilt, rec *RunRecord) error {
 // schedule runs the selected stages on up to opts.Jobs workers, each as
 // soon as the stages it depends on are done, and returns every stage's
 // result by name.
-func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildOptions, last *lazyLastBuilt) map[string]*StageRun {
+func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildOptions, st *buildState) map[string]*StageRun {
 	results := map[string]*StageRun{}
 	waiting := map[string]int{} // unfinished dependencies
 	dependents := map[string][]*Stage{}
@@ -203,7 +203,7 @@ func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildO
 			s := ready[0]
 			ready = ready[1:]
 			running++
-			go func() { done <- w.buildStage(ctx, s, opts, last) }()
+			go func() { done <- w.buildStage(ctx, s, opts, st) }()
 		}
 		if running == 0 {
 			break
@@ -213,6 +213,7 @@ func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildO
 		r := <-done
 		running--
 		results[r.Name] = r
+		st.finished(r)
 		opts.Events.StageFinished(r)
 		if r.State == StateFailed {
 			if !opts.KeepGoing {

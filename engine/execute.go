@@ -20,7 +20,7 @@ const logTailLines = 20
 // buildStage brings one stage up to date: it keeps outputs that match the
 // cached result for the stage's key, restores the ones that do not, or runs
 // the stage when the key has no usable result.
-func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions, lastBuilt *lazyLastBuilt) *StageRun {
+func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions, st *buildState) *StageRun {
 	start := time.Now()
 	r := &StageRun{Name: s.Name}
 	fail := func(err error) *StageRun {
@@ -29,7 +29,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 	}
 	opts.Events.StageStarted(s.Name, "checking")
 
-	parts, err := w.keyPartsFrom(s, opts.Remote.inputState(ctx, w, opts))
+	parts, err := w.keyPartsFrom(s, st.inputState(opts.Remote.inputState(ctx, w, opts)))
 	if err != nil {
 		return fail(err)
 	}
@@ -38,19 +38,22 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 	// A cached result: keep or restore the outputs.
 	var unusable string
 	if s.Cache && !opts.Force {
-		ar, err := w.Store.GetAction(r.Key)
+		var ar *cache.ActionResult
+		if ar = st.memo.get(w.Store, r.Key); ar == nil {
+			ar, err = w.Store.GetAction(r.Key)
+		}
 		if cache.IsMiss(err) && opts.Remote != nil {
 			ar, err = opts.Remote.getAction(ctx, s, r.Key)
 		}
 		if err == nil {
 			restored, err := opts.Remote.restoreOutputs(ctx, w, s, ar, r, opts)
 			if err == nil {
-				r.Outputs, r.Metrics, r.Log = ar.Outputs, metricsOf(ar), ar.Log
+				r.Outputs, r.Metrics, r.Log, r.result = ar.Outputs, metricsOf(ar), ar.Log, ar
 				r.Duration = time.Since(start)
 				r.State = StateUpToDate
 				if restored {
 					r.State = StateRestored
-					r.Reasons = runReasons(s, parts, lastBuilt.stage(s.Name), opts.Force)
+					r.Reasons = runReasons(s, parts, st.last.stage(s.Name), opts.Force)
 				}
 				return r
 			}
@@ -66,7 +69,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 
 	// Execute, with the inputs that a remote cache only recorded put in
 	// place first, and write the result back to the remote.
-	last := lastBuilt.stage(s.Name)
+	last := st.last.stage(s.Name)
 	r.Reasons = runReasons(s, parts, last, opts.Force)
 	if unusable != "" {
 		r.Reasons = append(r.Reasons, unusable)
@@ -229,7 +232,11 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 	if len(r.Metrics) > 0 {
 		ar.Metrics, _ = json.Marshal(r.Metrics)
 	}
-	return w.Store.PutAction(ar)
+	if err := w.Store.PutAction(ar); err != nil {
+		return err
+	}
+	r.result = ar
+	return nil
 }
 
 // describeOutput stores output o, or only computes its digest when store

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -42,41 +44,48 @@ type Input struct {
 const keyVersion = "mlb-stage-key-v1"
 
 // Key returns the stage key of p: BLAKE3 over a length-prefixed encoding of
-// each part in a fixed order, maps sorted by key.
+// each part in a fixed order, maps sorted by key. The encoding is built in
+// one buffer and hashed at once; a no-op build computes a key per stage.
 func (p *KeyParts) Key() cache.ActionKey {
-	h := blake3.New()
-	var buf []byte
+	buf := make([]byte, 0, 512)
 	field := func(values ...string) {
 		for _, v := range values {
-			buf = binary.AppendUvarint(buf[:0], uint64(len(v)))
-			h.Write(buf)
-			h.Write([]byte(v))
+			buf = binary.AppendUvarint(buf, uint64(len(v)))
+			buf = append(buf, v...)
 		}
 	}
+	count := func(name string, n int) {
+		field(name)
+		var num [20]byte
+		field(string(strconv.AppendInt(num[:0], int64(n), 10)))
+	}
 	field(keyVersion)
-	field("command", fmt.Sprint(len(p.Command)))
+	count("command", len(p.Command))
 	field(p.Command...)
-	field("env", fmt.Sprint(len(p.Env)))
+	count("env", len(p.Env))
 	for _, k := range sortedKeys(p.Env) {
 		field(k, p.Env[k])
 	}
-	field("params", fmt.Sprint(len(p.Params)))
+	count("params", len(p.Params))
 	for _, k := range sortedKeys(p.Params) {
 		field(k, p.Params[k])
 	}
 	field("workdir", p.Workdir)
-	field("outputs", fmt.Sprint(len(p.Outputs)))
+	count("outputs", len(p.Outputs))
 	for _, k := range sortedKeys(p.Outputs) {
 		field(k, p.Outputs[k])
 	}
-	field("inputs", fmt.Sprint(len(p.Inputs)))
+	count("inputs", len(p.Inputs))
 	for _, k := range sortedKeys(p.Inputs) {
 		in := p.Inputs[k]
-		field(k, in.Path, string(in.Kind), fmt.Sprintf("%04o", in.Perm), in.Digest.String())
+		field(k, in.Path, string(in.Kind))
+		perm := strconv.FormatUint(uint64(in.Perm), 8)
+		field(strings.Repeat("0", max(0, 4-len(perm))) + perm)
+		var hexDigest [64]byte
+		hex.Encode(hexDigest[:], in.Digest[:])
+		field(string(hexDigest[:]))
 	}
-	var k cache.ActionKey
-	h.Sum(k[:0])
-	return k
+	return cache.ActionKey(blake3.Sum256(buf))
 }
 
 // staticParts returns the parts of s's key that need no file system access.
@@ -163,9 +172,14 @@ func (w *Workspace) inputState(path string) (Input, error) {
 		in.Kind, in.Digest = cache.KindDir, d
 		return in, nil
 	}
-	d, _, err := w.Index.FileDigest(abs)
-	if err != nil {
-		return Input{}, err
+	// The index is asked with the stat data above, so an unchanged file
+	// costs one stat.
+	d, ok := w.Index.Lookup(abs, fi)
+	if !ok {
+		if d, _, err = cache.HashFile(abs); err != nil {
+			return Input{}, err
+		}
+		w.Index.Record(abs, fi, d)
 	}
 	in.Kind, in.Digest = cache.KindFile, d
 	return in, nil

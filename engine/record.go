@@ -72,6 +72,8 @@ type StageRun struct {
 	Parts    *KeyParts          `json:"parts,omitempty"`
 	Error    string             `json:"error,omitempty"`
 	LogTail  []string           `json:"-"`
+
+	result *cache.ActionResult // the action result the stage now matches
 }
 
 // Counts returns how many stages were executed and restored in r.
