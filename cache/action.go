@@ -112,6 +112,7 @@ func (s *Store) GetAction(k ActionKey) (*ActionResult, error) {
 	var r ActionResult
 	if err := DecodeCompressed(data, &r); err != nil || r.Version != actionVersion || r.Key != k {
 		_ = os.Remove(s.actionPath(k))
+		_ = s.newEpoch()
 		reason := "wrong version or key"
 		if err != nil {
 			reason = err.Error()

@@ -59,6 +59,11 @@ const tempMaxAge = 24 * time.Hour
 // files. With dryRun it only counts. The caller must hold LockExclusive.
 func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
 	var st GCStats
+	if !dryRun {
+		if err := s.newEpoch(); err != nil {
+			return st, err
+		}
+	}
 	remove := func(p string) error {
 		if dryRun {
 			return nil

@@ -134,6 +134,7 @@ func (s *Store) ReadBlob(d Digest) ([]byte, error) {
 // discard removes a blob that failed verification.
 func (s *Store) discard(d Digest) {
 	_ = os.Remove(s.BlobPath(d))
+	_ = s.newEpoch()
 }
 
 // tempFile creates a file in the store's tmp folder, which is on the same

@@ -119,18 +119,18 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
 		if base := w.lastRunFile(rec.Hash); base != "" {
 			rec.Repeats = base
-			return rec, errors.Join(SaveRun(w.Store, rec.short()), w.saveMemo(st.memo, g, rec.Stages), w.Index.Save())
+			return rec, errors.Join(SaveRun(w.Store, rec.short()), w.saveMemo(st.memo, g, rec.Stages, nil), w.Index.Save())
 		}
 	}
 
-	rec.Sources, err = w.storeSources(g, rec.Stages)
+	rec.Sources, err = w.storeSources(g, rec.Stages, st.memo)
 	if err != nil {
 		slog.Warn("run cannot be reproduced from the cache alone", "err", err)
 	}
 	if opts.NoRecord {
 		err = w.Index.Save()
 	} else {
-		err = errors.Join(w.Store.Sync(), w.saveState(st.last, rec), w.saveMemo(st.memo, g, rec.Stages), w.Index.Save())
+		err = errors.Join(w.Store.Sync(), w.saveState(st.last, rec), w.saveMemo(st.memo, g, rec.Stages, rec.Sources), w.Index.Save())
 	}
 	err = errors.Join(err, opts.Remote.finish(ctx, w, rec, !opts.NoRecord))
 	if err != nil {

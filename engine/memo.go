@@ -9,19 +9,30 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// memoFile holds the action results that the workspace's last build used,
-// by stage key. A no-op build of a large graph would otherwise open,
-// decompress and decode one action result per stage; with the memo it
-// only checks that each result is still in the cache.
+// memoFile holds what the workspace's last build found in the cache: the
+// action result each stage matched and the source blobs it stored. A no-op
+// build of a large graph would otherwise open, decompress and decode one
+// action result per stage, and a build that ran a few stages would stat
+// every source blob again.
 const memoFile = "results.gob"
 
-// memoVersion changes whenever the memo's encoding or meaning does.
-const memoVersion = "mlb-result-memo-v1"
+// memoVersion changes whenever memoData or its meaning does.
+const memoVersion = "mlb-result-memo-v2"
 
-// resultMemo is the memo as one build loaded it. Its map is only read
+// memoData is the memo as it is stored.
+type memoData struct {
+	Epoch   string // the cache's collection epoch when it was written
+	Results []*cache.ActionResult
+	Sources map[cache.Digest]int64 // stored source blobs and their sizes
+}
+
+// resultMemo is the memo as one build loaded it. Its maps are only read
 // while stages run.
 type resultMemo struct {
+	epoch   string // the cache's collection epoch now
+	trusted bool   // no collection ran since the memo was written
 	results map[cache.ActionKey]*cache.ActionResult
+	sources map[cache.Digest]int64
 }
 
 func (w *Workspace) memoPath() string {
@@ -30,7 +41,7 @@ func (w *Workspace) memoPath() string {
 
 // loadMemo reads the memo; a missing or unreadable one is empty.
 func (w *Workspace) loadMemo() *resultMemo {
-	m := &resultMemo{results: map[cache.ActionKey]*cache.ActionResult{}}
+	m := &resultMemo{epoch: w.Store.Epoch(), results: map[cache.ActionKey]*cache.ActionResult{}, sources: map[cache.Digest]int64{}}
 	f, err := os.Open(w.memoPath())
 	if err != nil {
 		return m
@@ -38,50 +49,76 @@ func (w *Workspace) loadMemo() *resultMemo {
 	defer f.Close()
 	dec := gob.NewDecoder(bufio.NewReaderSize(f, 1<<16))
 	var version string
-	var results []*cache.ActionResult
-	if dec.Decode(&version) != nil || version != memoVersion || dec.Decode(&results) != nil {
+	var data memoData
+	if dec.Decode(&version) != nil || version != memoVersion || dec.Decode(&data) != nil {
 		return m
 	}
-	for _, r := range results {
+	for _, r := range data.Results {
 		m.results[r.Key] = r
+	}
+	m.trusted = data.Epoch == m.epoch
+	if m.trusted && data.Sources != nil {
+		m.sources = data.Sources
 	}
 	return m
 }
 
-// get returns the memo's result for key when the cache still files a
-// result under key, so that a collected result is not used from the memo.
+// get returns the memo's result for key. After a garbage collection it
+// first checks that the cache still files a result under key, so that a
+// collected result is not used.
 func (m *resultMemo) get(store *cache.Store, key cache.ActionKey) *cache.ActionResult {
 	ar := m.results[key]
-	if ar == nil || !store.HasAction(key) {
+	if ar == nil || (!m.trusted && !store.HasAction(key)) {
 		return nil
 	}
 	return ar
 }
 
-// saveMemo writes the memo back with the results this build's stages
-// used in place of the ones it held for those stages. Stages the build did
-// not select keep their entries; stages no longer in the graph lose them.
-func (w *Workspace) saveMemo(m *resultMemo, g *Graph, runs []*StageRun) error {
+// storedSource returns the size of the source blob d when the last build
+// stored it and no collection ran since.
+func (m *resultMemo) storedSource(d cache.Digest) (int64, bool) {
+	size, ok := m.sources[d]
+	return size, ok
+}
+
+// saveMemo writes the memo back with the results this build's stages used
+// in place of the ones it held for those stages, and the sources this
+// build stored. Stages the build did not select keep their entries; stages
+// no longer in the graph lose them.
+func (w *Workspace) saveMemo(m *resultMemo, g *Graph, runs []*StageRun, sources []cache.Output) error {
 	byStage := make(map[string]*cache.ActionResult, len(m.results))
 	for _, ar := range m.results {
 		byStage[ar.Stage] = ar
 	}
-	changed := false
+	changed := !m.trusted
 	for _, r := range runs {
 		if r.result != nil && byStage[r.Name] != r.result {
 			byStage[r.Name] = r.result
 			changed = true
 		}
 	}
+	data := memoData{Epoch: m.epoch, Sources: m.sources}
+	if sources != nil {
+		data.Sources = make(map[cache.Digest]int64, len(sources))
+		for _, o := range sources {
+			data.Sources[o.Digest] = o.Size
+			if size, ok := m.sources[o.Digest]; !ok || size != o.Size {
+				changed = true
+			}
+		}
+		if len(data.Sources) != len(m.sources) {
+			changed = true
+		}
+	}
 	if !changed {
 		return nil
 	}
-	results := make([]*cache.ActionResult, 0, len(g.Stages))
 	for _, s := range g.Stages {
 		if ar := byStage[s.Name]; ar != nil {
-			results = append(results, ar)
+			data.Results = append(data.Results, ar)
 		}
 	}
+
 	tmp, err := os.CreateTemp(filepath.Dir(w.memoPath()), ".results-*")
 	if err != nil {
 		return err
@@ -90,7 +127,7 @@ func (w *Workspace) saveMemo(m *resultMemo, g *Graph, runs []*StageRun) error {
 	enc := gob.NewEncoder(bw)
 	err = enc.Encode(memoVersion)
 	if err == nil {
-		err = enc.Encode(results)
+		err = enc.Encode(&data)
 	}
 	if err == nil {
 		err = bw.Flush()

@@ -11,7 +11,8 @@ import (
 )
 
 // sourceWriters bounds how many source inputs are stored at once. Storing
-// is bound by fsync latency more than by CPU, so it exceeds the core count.
+// small files waits on the file system more than on the CPU, so it
+// exceeds the core count.
 const sourceWriters = 8
 
 // storeSources puts every source input of the run into the store: each
@@ -19,15 +20,15 @@ const sourceWriters = 8
 // and scripts. With them and the pipeline file in the store, a run can be
 // reproduced from its hash alone on any machine that shares the cache.
 // It returns the sources sorted by path.
-func (w *Workspace) storeSources(g *Graph, runs []*StageRun) ([]cache.Output, error) {
+func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo) ([]cache.Output, error) {
 	produced := map[string]bool{}
 	for _, s := range g.Stages {
 		for _, o := range s.Outputs {
 			produced[o.Path] = true
 		}
 	}
-	// Collect each source once, then store them on several goroutines:
-	// a cold build spends most of this time waiting for fsync.
+	// Collect each source once, then store the ones the memo does not
+	// know on several goroutines.
 	type pending struct {
 		in    Input
 		stage string
@@ -51,6 +52,10 @@ func (w *Workspace) storeSources(g *Graph, runs []*StageRun) ([]cache.Output, er
 	var eg errgroup.Group
 	eg.SetLimit(sourceWriters)
 	for i, p := range todo {
+		if size, ok := memo.storedSource(p.in.Digest); ok {
+			sources[i] = cache.Output{Name: p.in.Path, Path: p.in.Path, Kind: p.in.Kind, Perm: p.in.Perm, Digest: p.in.Digest, Size: size}
+			continue
+		}
 		eg.Go(func() error {
 			out, err := w.storeSource(p.in)
 			if err != nil {
