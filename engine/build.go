@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // BuildOptions controls one build.
@@ -130,7 +132,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if opts.NoRecord {
 		err = w.Index.Save()
 	} else {
-		err = errors.Join(w.Store.Sync(), w.saveState(st.last, rec), w.saveMemo(st.memo, g, rec.Stages, rec.Sources), w.Index.Save())
+		err = errors.Join(w.saveState(st, rec), w.saveMemo(st.memo, g, rec.Stages, rec.Sources), w.Index.Save())
 	}
 	err = errors.Join(err, opts.Remote.finish(ctx, w, rec, !opts.NoRecord))
 	if err != nil {
@@ -142,21 +144,37 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	return rec, nil
 }
 
-// saveState writes rec and then the workspace state that points at it:
-// the key parts of every stage that is now up to date, and the record's
-// name.
-func (w *Workspace) saveState(last *lazyLastBuilt, rec *RunRecord) error {
-	if err := SaveRun(w.Store, rec); err != nil {
+// saveState makes the build's cache entries durable, then writes rec and
+// the workspace state that points at it: the key parts of every stage
+// that is now up to date, and the record's name. The record and the state
+// are encoded while the file system is flushed, as neither waits for the
+// other.
+func (w *Workspace) saveState(st *buildState, rec *RunRecord) error {
+	var eg errgroup.Group
+	var runData, lastData []byte
+	eg.Go(w.Store.Sync)
+	eg.Go(func() (err error) {
+		runData, err = encodeRun(rec)
+		return err
+	})
+	eg.Go(func() (err error) {
+		lb := st.last.get()
+		for _, r := range rec.Stages {
+			switch r.State {
+			case StateExecuted, StateRestored, StateUpToDate:
+				lb[r.Name] = r.Parts
+			}
+		}
+		lastData, err = encodeLastBuilt(lb)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
 		return err
 	}
-	lb := last.get()
-	for _, r := range rec.Stages {
-		switch r.State {
-		case StateExecuted, StateRestored, StateUpToDate:
-			lb[r.Name] = r.Parts
-		}
+	if err := writeRun(w.Store, rec, runData); err != nil {
+		return err
 	}
-	if err := w.saveLastBuilt(lb); err != nil {
+	if err := writeState(w.statePath(), lastData); err != nil {
 		return err
 	}
 	if rec.Status != "succeeded" {

@@ -129,11 +129,24 @@ func runFileName(rec *RunRecord) string {
 // SaveRun stores r in the cache's runs folder. The file name starts with
 // the start time, so names sort by time.
 func SaveRun(store *cache.Store, r *RunRecord) error {
+	data, err := encodeRun(r)
+	if err != nil {
+		return err
+	}
+	return writeRun(store, r, data)
+}
+
+func encodeRun(r *RunRecord) ([]byte, error) {
 	r.Version = runVersion
 	data, err := cache.EncodeCompressed(r)
 	if err != nil {
-		return fmt.Errorf("save run record: %w", err)
+		return nil, fmt.Errorf("save run record: %w", err)
 	}
+	return data, nil
+}
+
+// writeRun stores data, the encoded form of r, with one fsync of its own.
+func writeRun(store *cache.Store, r *RunRecord, data []byte) error {
 	name := runFileName(r)
 	tmp, err := os.CreateTemp(filepath.Join(store.Root(), "tmp"), "run-*")
 	if err != nil {

@@ -31,12 +31,12 @@ func (w *Workspace) loadLastBuilt() lastBuilt {
 	return lb
 }
 
-func (w *Workspace) saveLastBuilt(lb lastBuilt) error {
+func encodeLastBuilt(lb lastBuilt) ([]byte, error) {
 	data, err := json.Marshal(lb)
 	if err != nil {
-		return fmt.Errorf("save build state: %w", err)
+		return nil, fmt.Errorf("save build state: %w", err)
 	}
-	return writeState(w.statePath(), data)
+	return data, nil
 }
 
 // lazyLastBuilt loads the last-built state on first use. A build whose
