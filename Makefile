@@ -18,8 +18,11 @@ endif
 
 all: build
 
+# bin/mlb-gcs is mlb with the gs:// driver, which mlb hands gs:// remotes
+# to; see docs/remote-cache.md.
 build:
 	$(GO) build -o $(BIN) ./cmd/mlb
+	$(GO) build -tags mlb_gcs -o $(BIN)-gcs ./cmd/mlb
 
 # Python with pandas and scikit-learn for the example's stages, from
 # Debian's packages; skipped when the interpreter already has them.
@@ -36,14 +39,19 @@ demo: build deps
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags mlb_gcs ./cache/remote ./cmd/mlb
 
-# versitygw, the S3 server the remote cache tests start on 127.0.0.1;
-# without it they run against file:// remotes only.
-VERSITYGW := $(shell $(GO) env GOPATH)/bin/versitygw
+# versitygw and fake-gcs-server, the S3 server and Cloud Storage emulator
+# the remote cache tests start on 127.0.0.1; without them those tests run
+# against file:// remotes only.
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 test-deps:
-	@command -v versitygw >/dev/null || [ -x $(VERSITYGW) ] || { \
+	@command -v versitygw >/dev/null || [ -x $(GOBIN_DIR)/versitygw ] || { \
 		echo "installing versitygw v1.8.0 (about a minute)"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
+	@command -v fake-gcs-server >/dev/null || [ -x $(GOBIN_DIR)/fake-gcs-server ] || { \
+		echo "installing fake-gcs-server v1.56.1 (about a minute)"; \
+		$(GO) install github.com/fsouza/fake-gcs-server@v1.56.1; }
 
 test: deps test-deps vet
 	$(GO) test -race -count=1 -timeout 45m ./...

@@ -14,7 +14,6 @@ import (
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
 	_ "gocloud.dev/blob/fileblob"  // file:// URLs
-	_ "gocloud.dev/blob/gcsblob"   // gs:// URLs
 	_ "gocloud.dev/blob/s3blob"    // s3:// URLs
 	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/singleflight"
@@ -92,6 +91,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
 	var prefix string
 	switch u.Scheme {
 	case "s3", "gs", "azblob":
+		if u.Scheme == "gs" && !gcsLinked {
+			return nil, &HelperError{URL: name, Helper: GCSHelper}
+		}
 		if u.Host == "" {
 			return nil, fmt.Errorf("remote URL %s names no bucket: use %s://BUCKET[/FOLDER]", name, u.Scheme)
 		}

@@ -14,5 +14,6 @@ func main() {
 // Main runs mlb with the process's arguments and streams and returns its
 // exit status. Tests call it in place of a separate binary.
 func Main() int {
+	mayHandOver = true
 	return run(os.Args[1:], os.Stdout, os.Stderr)
 }

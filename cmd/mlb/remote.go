@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,11 +61,16 @@ func (o *remoteOptions) open(ctx context.Context, url string) (*remote.Remote, e
 	if o.timeout <= 0 {
 		return nil, &usageError{fmt.Errorf("invalid --remote-timeout %s: give a positive duration such as 30s", o.timeout)}
 	}
-	return remote.Open(ctx, url, remote.Options{
+	r, err := remote.Open(ctx, url, remote.Options{
 		Jobs:    o.jobs,
 		Timeout: o.timeout,
 		Secrets: remote.EnvSecrets(os.Environ()),
 	})
+	var he *remote.HelperError
+	if errors.As(err, &he) {
+		return nil, handOver(he)
+	}
+	return r, err
 }
 
 // openRequired opens the remote cache a command cannot work without.

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/mlbuild/mlb/cache/remote"
+)
+
+// mayHandOver is set by Main: a command run in-process, as the tests run
+// them, must not replace the process.
+var mayHandOver bool
+
+// handOver replaces this process with the helper program that has the
+// driver for a remote, run with the same arguments. It returns only when
+// it cannot, with an error that says how to install the helper.
+func handOver(he *remote.HelperError) error {
+	path := findHelper(he.Helper)
+	if path != "" && mayHandOver {
+		err := syscall.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
+		return fmt.Errorf("run %s for remote %s: %w", path, he.URL, err)
+	}
+	where := "on PATH"
+	if exe, err := os.Executable(); err == nil {
+		where = "in " + filepath.Dir(exe) + " or on PATH"
+	}
+	return fmt.Errorf("remote %s needs %s, and there is none %s: build it with make build, or with go build -tags mlb_gcs -o %s ./cmd/mlb, and put it beside mlb", he.URL, he.Helper, where, he.Helper)
+}
+
+// findHelper returns the helper program beside this one, else on PATH,
+// else "".
+func findHelper(name string) string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return ""
+}
