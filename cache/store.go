@@ -160,20 +160,21 @@ func (s *Store) commit(tmp *os.File, name string) error {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			_ = os.Remove(tmp.Name())
-			return fmt.Errorf("store: %w", err)
+	return s.rename(tmp.Name(), name)
+}
+
+// rename moves the temp file tmp to name, creating name's fan-out folder
+// when it does not exist yet. On failure it removes tmp.
+func (s *Store) rename(tmp, name string) error {
+	err := os.Rename(tmp, name)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(name), 0o755); err == nil {
+			err = os.Rename(tmp, name)
 		}
-		// The fan-out folder does not exist yet.
-		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-			_ = os.Remove(tmp.Name())
-			return fmt.Errorf("store: %w", err)
-		}
-		if err := os.Rename(tmp.Name(), name); err != nil {
-			_ = os.Remove(tmp.Name())
-			return fmt.Errorf("store: %w", err)
-		}
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("store: %w", err)
 	}
 	return nil
 }

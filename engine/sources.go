@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"os"
 	"sort"
 
 	"golang.org/x/sync/errgroup"
@@ -74,12 +73,15 @@ func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo) (
 
 func (w *Workspace) storeSource(in Input) (cache.Output, error) {
 	out := cache.Output{Name: in.Path, Path: in.Path, Kind: in.Kind, Perm: in.Perm, Digest: in.Digest}
-	if in.Kind == cache.KindFile && w.Store.HasBlob(in.Digest) {
-		fi, err := os.Stat(w.Abs(in.Path))
-		if err != nil {
-			return out, err
+	if in.Kind == cache.KindFile {
+		size, ok := w.Store.BlobSize(in.Digest)
+		if !ok {
+			var err error
+			if size, err = w.Store.PutSmallFile(w.Abs(in.Path), in.Digest); err != nil {
+				return out, err
+			}
 		}
-		out.Size = fi.Size()
+		out.Size = size
 		return out, nil
 	}
 	// A folder's tree is stored after every file it lists, so a stored

@@ -1,0 +1,121 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// smallFileMax is the largest file PutSmallFile reads whole; larger ones
+// go through PutFile.
+const smallFileMax = 1 << 20
+
+// tempSeq numbers the temp files PutSmallFile creates in this process.
+var tempSeq atomic.Uint64
+
+// PutSmallFile stores the file at path, which was hashed to want, and
+// returns its size. It serves the many small source inputs of a build: it
+// reads the file whole and writes the blob with plain system calls, about
+// half of what PutFile spends on a file of a few hundred bytes. When the
+// file no longer hashes to want, it stores nothing and says so.
+func (s *Store) PutSmallFile(path string, want Digest) (int64, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return 0, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Size > smallFileMax || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		d, n, err := s.PutFile(path)
+		if err == nil && d != want {
+			err = changedError(path, d, want)
+		}
+		return n, err
+	}
+	// One byte more than the size, so a file that grew is noticed.
+	data := make([]byte, st.Size+1)
+	n, err := readFull(fd, data)
+	unix.Close(fd)
+	if err != nil {
+		return 0, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	data = data[:n]
+	if got := SumBytes(data); got != want {
+		return 0, changedError(path, got, want)
+	}
+	return int64(n), s.writeBlob(want, data)
+}
+
+func changedError(path string, got, want Digest) error {
+	return fmt.Errorf("%s changed after it was hashed: it now hashes to %s, not %s", path, got, want)
+}
+
+// writeBlob stores data, which hashes to d, through a temp file created
+// read-only, so no chmod is needed, and a rename.
+func (s *Store) writeBlob(d Digest, data []byte) error {
+	var tmp string
+	var fd int
+	for {
+		tmp = filepath.Join(s.root, "tmp", "small-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
+		var err error
+		fd, err = unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("store: %w", &fs.PathError{Op: "create", Path: tmp, Err: err})
+		}
+	}
+	for rest := data; len(rest) > 0; {
+		n, err := unix.Write(fd, rest)
+		if err != nil {
+			unix.Close(fd)
+			_ = os.Remove(tmp)
+			return fmt.Errorf("store: %w", &fs.PathError{Op: "write", Path: tmp, Err: err})
+		}
+		rest = rest[n:]
+	}
+	if err := unix.Close(fd); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("store: %w", &fs.PathError{Op: "close", Path: tmp, Err: err})
+	}
+	return s.rename(tmp, s.BlobPath(d))
+}
+
+// BlobSize returns the size of the blob named d, and false when there is
+// no such blob. It does not verify it.
+func (s *Store) BlobSize(d Digest) (int64, bool) {
+	fi, err := os.Stat(s.BlobPath(d))
+	if err != nil {
+		return 0, false
+	}
+	return fi.Size(), true
+}
+
+func readFull(fd int, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
