@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,10 @@ import (
 // no-op build that follows, so a command whose inputs to resolution are
 // unchanged decodes this file instead.
 const compiledFile = "graph.gob"
+
+// parseMemoryLimit is the soft memory limit while a pipeline is parsed
+// and resolved.
+const parseMemoryLimit = 64 << 20
 
 // compiledVersion changes whenever compiledGraph or the meaning of any of
 // its fields does.
@@ -81,6 +86,15 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 		}
 	}
 
+	// Parsing a large pipeline allocates several times the file's size in
+	// short-lived syntax nodes: 170 MB for a 700 KB file of 1,000 stages.
+	// A soft memory limit while it runs makes the collector keep the heap
+	// near what is live, not twice that, which sets the peak memory of
+	// the command. An explicit GOMEMLIMIT is left alone.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(parseMemoryLimit)
+		defer debug.SetMemoryLimit(prev)
+	}
 	p, diags := LoadSource(root, text)
 	if p == nil || diags.HasErrors() {
 		return nil, p, diags
