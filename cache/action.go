@@ -80,15 +80,10 @@ func (s *Store) PutAction(r *ActionResult) error {
 	if err != nil {
 		return fmt.Errorf("store action result for %s: %w", r.Stage, err)
 	}
-	tmp, err := s.tempFile()
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		abandon(tmp)
+	if err := s.writeEntry(s.actionPath(r.Key), data); err != nil {
 		return fmt.Errorf("store action result for %s: %w", r.Stage, err)
 	}
-	return s.commit(tmp, s.actionPath(r.Key))
+	return nil
 }
 
 // HasAction reports whether a result is filed under k. It does not read it.

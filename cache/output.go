@@ -23,7 +23,7 @@ func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
 			return o, fmt.Errorf("output %s is a %s, want a regular file or a directory", rel, fi.Mode().Type())
 		}
 		o.Kind = KindFile
-		o.Digest, o.Size, err = s.PutFile(path)
+		o.Digest, o.Size, err = s.putSmallRead(path)
 		if err == nil {
 			ix.Record(path, fi, o.Digest)
 		}
@@ -41,7 +41,7 @@ func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
 			continue
 		}
 		p := filepath.Join(path, filepath.FromSlash(e.Path))
-		d, _, err := s.PutFile(p)
+		d, _, err := s.putSmallRead(p)
 		if err != nil {
 			return o, err
 		}

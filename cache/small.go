@@ -25,44 +25,77 @@ var tempSeq atomic.Uint64
 // half of what PutFile spends on a file of a few hundred bytes. When the
 // file no longer hashes to want, it stores nothing and says so.
 func (s *Store) PutSmallFile(path string, want Digest) (int64, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	data, ok, err := readSmall(path)
 	if err != nil {
-		return 0, &fs.PathError{Op: "open", Path: path, Err: err}
+		return 0, err
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return 0, &fs.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if st.Size > smallFileMax || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
+	if !ok {
 		d, n, err := s.PutFile(path)
 		if err == nil && d != want {
 			err = changedError(path, d, want)
 		}
 		return n, err
 	}
-	// One byte more than the size, so a file that grew is noticed.
-	data := make([]byte, st.Size+1)
-	n, err := readFull(fd, data)
-	unix.Close(fd)
-	if err != nil {
-		return 0, &fs.PathError{Op: "read", Path: path, Err: err}
-	}
-	data = data[:n]
 	if got := SumBytes(data); got != want {
 		return 0, changedError(path, got, want)
 	}
-	return int64(n), s.writeBlob(want, data)
+	return int64(len(data)), s.writeEntry(s.BlobPath(want), data)
+}
+
+// putSmallRead stores the file at path by reading it whole when it is a
+// regular file of at most smallFileMax bytes, else through PutFile. It
+// returns the digest and size of what it read and stored.
+func (s *Store) putSmallRead(path string) (Digest, int64, error) {
+	data, ok, err := readSmall(path)
+	if err != nil {
+		return Digest{}, 0, err
+	}
+	if !ok {
+		return s.PutFile(path)
+	}
+	d := SumBytes(data)
+	if size, ok := s.BlobSize(d); ok && size == int64(len(data)) {
+		return d, size, nil
+	}
+	return d, int64(len(data)), s.writeEntry(s.BlobPath(d), data)
+}
+
+// readSmall reads the file at path whole with plain system calls. It
+// reports false, reading nothing, when the file is not a regular file of
+// at most smallFileMax bytes.
+func readSmall(path string) ([]byte, bool, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, false, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Size > smallFileMax || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, false, nil
+	}
+	// One byte more than the size: a file that grew meanwhile fills it,
+	// and is left to the general path.
+	data := make([]byte, st.Size+1)
+	n, err := readFull(fd, data)
+	if err != nil {
+		return nil, false, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	if n == len(data) {
+		return nil, false, nil
+	}
+	return data[:n], true, nil
 }
 
 func changedError(path string, got, want Digest) error {
 	return fmt.Errorf("%s changed after it was hashed: it now hashes to %s, not %s", path, got, want)
 }
 
-// writeBlob stores data, which hashes to d, through a temp file created
-// read-only, so no chmod is needed, and a rename.
-func (s *Store) writeBlob(d Digest, data []byte) error {
+// writeEntry stores data under the store path name, through a temp file
+// created read-only, so no chmod is needed, and a rename.
+func (s *Store) writeEntry(name string, data []byte) error {
 	var tmp string
 	var fd int
 	for {
@@ -89,7 +122,7 @@ func (s *Store) writeBlob(d Digest, data []byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("store: %w", &fs.PathError{Op: "close", Path: tmp, Err: err})
 	}
-	return s.rename(tmp, s.BlobPath(d))
+	return s.rename(tmp, name)
 }
 
 // BlobSize returns the size of the blob named d, and false when there is

@@ -64,15 +64,7 @@ func (s *Store) PutBytes(b []byte) (Digest, error) {
 	if s.HasBlob(d) {
 		return d, nil
 	}
-	tmp, err := s.tempFile()
-	if err != nil {
-		return d, err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		abandon(tmp)
-		return d, fmt.Errorf("store blob: %w", err)
-	}
-	return d, s.commit(tmp, s.BlobPath(d))
+	return d, s.writeEntry(s.BlobPath(d), b)
 }
 
 // PutFile stores a copy of the file at path and returns its digest and size.
