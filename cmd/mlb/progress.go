@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,7 @@ import (
 type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
+	plain   *bufio.Writer // w when not live: up-to-date lines wait for the next other line
 	live    bool
 	active  map[string]activeStage
 	drawn   int // lines of the live block on screen
@@ -52,6 +54,11 @@ func newProgress(w io.Writer, mode string, _ []*engine.Stage) *progress {
 	if p.live {
 		p.stopped.Add(1)
 		go p.tick()
+	} else {
+		// A no-op build of a large graph prints a line per stage; one
+		// write for all of them, not one each.
+		p.plain = bufio.NewWriterSize(w, 64<<10)
+		p.w = p.plain
 	}
 	return p
 }
@@ -84,6 +91,7 @@ func (p *progress) StageStarted(name, action string) {
 	p.active[name] = activeStage{action: action, since: since}
 	if !p.live && action == "running" {
 		fmt.Fprintf(p.w, "running    %s\n", name)
+		p.plain.Flush()
 	}
 }
 
@@ -98,6 +106,9 @@ func (p *progress) StageFinished(r *engine.StageRun) {
 		line += fmt.Sprintf(" (%s)", formatDuration(r.Duration))
 	}
 	fmt.Fprintln(p.w, line)
+	if p.plain != nil && r.State != engine.StateUpToDate {
+		p.plain.Flush()
+	}
 	p.redraw()
 }
 
@@ -109,6 +120,9 @@ func (p *progress) Close() {
 	}
 	p.mu.Lock()
 	p.clear()
+	if p.plain != nil {
+		p.plain.Flush()
+	}
 	p.mu.Unlock()
 }
 
