@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bufio"
-	"encoding/gob"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +20,7 @@ import (
 // and resolving a pipeline of a thousand stages costs more than the whole
 // no-op build that follows, so a command whose inputs to resolution are
 // unchanged decodes this file instead.
-const compiledFile = "graph.gob"
+const compiledFile = "graph.bin"
 
 // parseMemoryLimit is the soft memory limit while a pipeline is parsed
 // and resolved.
@@ -30,7 +28,7 @@ const parseMemoryLimit = 64 << 20
 
 // compiledVersion changes whenever compiledGraph or the meaning of any of
 // its fields does.
-const compiledVersion = "mlb-compiled-graph-v1"
+const compiledVersion = "mlb-compiled-graph-v2"
 
 // compiledGraph is a resolved graph in the form it is cached in. It keeps
 // what builds and listings use, not the HCL syntax trees.
@@ -166,15 +164,12 @@ func compiledKey(root string, text []byte, src ParamSources) (cache.Digest, erro
 // readCompiled returns the graph cached at path when its key is key, or
 // nil for any other content, a missing file or one that does not decode.
 func readCompiled(path string, key cache.Digest, root string, text []byte) *Graph {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	dec := gob.NewDecoder(bufio.NewReaderSize(f, 1<<16))
-	var version string
-	var cg compiledGraph
-	if dec.Decode(&version) != nil || version != compiledVersion || dec.Decode(&cg) != nil || cg.Key != key {
+	cg, err := decodeCompiled(data)
+	if err != nil || cg.Key != key {
 		return nil
 	}
 	g, err := cg.graph(root, text)
@@ -197,15 +192,7 @@ func writeCompiled(path string, key cache.Digest, g *Graph) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(tmp, 1<<16)
-	enc := gob.NewEncoder(w)
-	err = enc.Encode(compiledVersion)
-	if err == nil {
-		err = enc.Encode(cg)
-	}
-	if err == nil {
-		err = w.Flush()
-	}
+	_, err = tmp.Write(cg.encode())
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -69,7 +69,7 @@ func benchPipeline(layers, width int) []byte {
 }
 
 // BenchmarkLoadResolve parses and resolves a pipeline of 1,000 stages, as
-// every mlb command does before anything else.
+// a command does when the workspace has no cached graph for it.
 func BenchmarkLoadResolve(b *testing.B) {
 	root := b.TempDir()
 	src := benchPipeline(10, 100)
@@ -92,6 +92,25 @@ func BenchmarkLoadResolve(b *testing.B) {
 		}
 		if len(g.Stages) != 1000 {
 			b.Fatalf("resolved %d stages, want 1000", len(g.Stages))
+		}
+	}
+}
+
+// BenchmarkLoadGraphCached loads the resolved graph of a pipeline of 1,000
+// stages from the workspace's cache, as every command after the first
+// does while nothing that resolution reads has changed.
+func BenchmarkLoadGraphCached(b *testing.B) {
+	root := b.TempDir()
+	if err := os.WriteFile(filepath.Join(root, PipelineFile), benchPipeline(10, 100), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if _, p, diags := LoadGraph(root, ParamSources{}); diags.HasErrors() || p.Parser == nil {
+		b.Fatalf("first load: %v", diags)
+	}
+	for b.Loop() {
+		g, p, diags := LoadGraph(root, ParamSources{})
+		if diags.HasErrors() || p.Parser != nil || len(g.Stages) != 1000 {
+			b.Fatalf("cached load: parsed %v, %d stages, %v", p.Parser != nil, len(g.Stages), diags)
 		}
 	}
 }
