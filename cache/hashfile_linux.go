@@ -23,6 +23,12 @@ func HashFile(path string) (Digest, int64, error) {
 		return Digest{}, 0, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
+	return hashFD(fd, path)
+}
+
+// hashFD returns the digest and size of what the open file fd contains from
+// its offset on. The path names the file in errors.
+func hashFD(fd int, path string) (Digest, int64, error) {
 	d, n, err := hashStream(fdReader(fd), func() {
 		_ = unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
 	})

@@ -1,11 +1,15 @@
 package cache
 
 import (
-	"bufio"
+	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -163,30 +167,32 @@ func TestIndexCorruptFile(t *testing.T) {
 		name string
 		data func(t *testing.T) []byte
 	}{
-		{"garbage", func(*testing.T) []byte { return []byte("this is not a gob stream") }},
+		{"garbage", func(*testing.T) []byte { return []byte("this is not an index file") }},
 		{"empty", func(*testing.T) []byte { return nil }},
 		{"truncated", func(*testing.T) []byte { return goodBytes[:len(goodBytes)-10] }},
-		{"other version", func(t *testing.T) []byte {
-			p := filepath.Join(t.TempDir(), "v")
-			f, err := os.Create(p)
-			if err != nil {
+		{"other version", func(*testing.T) []byte {
+			// A valid checksum, so that only the version differs.
+			b := append([]byte(nil), goodBytes...)
+			binary.LittleEndian.PutUint32(b[len(indexMagic):], indexVersion+1)
+			body := b[:len(b)-indexTrailerSize]
+			binary.LittleEndian.PutUint32(b[len(body):], crc32.Checksum(body, indexCRCTable))
+			return b
+		}},
+		{"flipped bit", func(*testing.T) []byte {
+			b := append([]byte(nil), goodBytes...)
+			b[indexHeaderSize+3] ^= 0x10
+			return b
+		}},
+		{"gob index of version 1", func(t *testing.T) []byte {
+			var buf bytes.Buffer
+			enc := gob.NewEncoder(&buf)
+			if err := enc.Encode(1); err != nil {
 				t.Fatal(err)
 			}
-			w := bufio.NewWriter(f)
-			enc := gob.NewEncoder(w)
-			if err := enc.Encode(indexVersion + 1); err != nil {
+			if err := enc.Encode(map[string]indexEntry{path: {Size: 3}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := enc.Encode(LoadIndex(goodPath).entries); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return []byte(readFile(t, p))
+			return buf.Bytes()
 		}},
 	}
 	for _, tt := range tests {
@@ -267,5 +273,210 @@ func TestIndexConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// indexFixture returns paths in increasing order that share prefixes in
+// every way the file layout has to get right: one path a prefix of the
+// next, a folder name that sorts after a longer sibling, bytes above 0x7f.
+func indexFixture() []string {
+	paths := []string{
+		"/a",
+		"/a b",
+		"/a.txt",
+		"/a/b",
+		"/a/b/c.csv",
+		"/a/bb",
+		"/data/d0000/f000.bin",
+		"/data/d0000/f001.bin",
+		"/data/d0001/f000.bin",
+		"/data/new\nline",
+		"/z/\xff\xfe",
+		"/z/\xff\xff",
+	}
+	for i := range 300 {
+		paths = append(paths, fmt.Sprintf("/many/d%02d/f%03d", i/100, i%100))
+	}
+	slices.Sort(paths)
+	return paths
+}
+
+// Every entry survives a save and a load, and lookups of paths between and
+// around the saved ones miss.
+func TestIndexFileRoundTrip(t *testing.T) {
+	paths := indexFixture()
+	entries := make([]indexEntry, len(paths))
+	for i, p := range paths {
+		entries[i] = indexEntry{Size: int64(i), Mtime: int64(i) << 33, Ctime: -int64(i), Inode: uint64(i) * 7, Mode: uint32(i), Digest: SumBytes([]byte(p))}
+	}
+	seq := func(yield func(string, indexEntry) bool) {
+		for i, p := range paths {
+			if !yield(p, entries[i]) {
+				return
+			}
+		}
+	}
+	data := encodeIndex(len(paths), seq)
+	gotPaths, gotEntries, err := decodeIndex(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotPaths, paths) || !slices.Equal(gotEntries, entries) {
+		t.Fatalf("round trip differs:\npaths %q\nwant  %q", gotPaths, paths)
+	}
+
+	ix := &Index{paths: gotPaths, entries: gotEntries}
+	for i, p := range paths {
+		if d, ok := ix.lookup(p, entries[i]); !ok || d != entries[i].Digest {
+			t.Errorf("lookup(%q) = %s, %v; want a hit", p, d, ok)
+		}
+		changed := entries[i]
+		changed.Ctime++
+		if _, ok := ix.lookup(p, changed); ok {
+			t.Errorf("lookup(%q) with another ctime hit", p)
+		}
+		for _, near := range []string{p + "\x00", p[:len(p)-1], p + "/"} {
+			if _, ok := slices.BinarySearch(paths, near); ok {
+				continue
+			}
+			if _, ok := ix.lookup(near, entries[i]); ok {
+				t.Errorf("lookup(%q) of a path not in the index hit", near)
+			}
+		}
+	}
+
+	empty := encodeIndex(0, func(func(string, indexEntry) bool) {})
+	if p, e, err := decodeIndex(empty); err != nil || len(p) != 0 || len(e) != 0 {
+		t.Errorf("empty index: %d paths, %d entries, error %v", len(p), len(e), err)
+	}
+}
+
+// A recorded entry replaces the loaded one in lookups and in the next
+// save. A racy one removes it from the next save.
+func TestIndexRecordOverLoaded(t *testing.T) {
+	dir := t.TempDir()
+	unchanged := filepath.Join(dir, "unchanged")
+	changed := filepath.Join(dir, "changed")
+	fresh := filepath.Join(dir, "fresh")
+	makeOld(t, map[string]string{unchanged: "unchanged", changed: "before", fresh: "old"})
+	indexPath := filepath.Join(dir, "index")
+	ix := LoadIndex(indexPath)
+	for _, p := range []string{unchanged, changed, fresh} {
+		if _, _, err := ix.FileDigest(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ix.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	// In a new process, as it were: one file gets new contents and settles,
+	// and one is recorded with stat data of just now.
+	ix = LoadIndex(indexPath)
+	makeOld(t, map[string]string{changed: "after!"})
+	for _, p := range []string{unchanged, changed} {
+		if _, _, err := ix.FileDigest(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix.Record(fresh, oldFileInfo{mtime: time.Now()}, SumBytes([]byte("new")))
+	if d, ok := ix.Lookup(changed, stat(t, changed)); !ok || d != SumBytes([]byte("after!")) {
+		t.Errorf("Lookup of the changed file = %s, %v; want the new digest", d, ok)
+	}
+	if err := ix.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	loaded := LoadIndex(indexPath)
+	if d, ok := loaded.Lookup(changed, stat(t, changed)); !ok || d != SumBytes([]byte("after!")) {
+		t.Errorf("reloaded Lookup of the changed file = %s, %v; want the new digest", d, ok)
+	}
+	if _, ok := loaded.Lookup(unchanged, stat(t, unchanged)); !ok {
+		t.Error("reloaded Lookup of the unchanged file missed")
+	}
+	if i, ok := slices.BinarySearch(loaded.paths, fresh); ok {
+		t.Errorf("the racy entry's path was saved: %+v", loaded.entries[i])
+	}
+}
+
+// FuzzDecodeIndex checks that no file makes decodeIndex panic, and that a
+// file it accepts is the one encodeIndex writes for what it decoded.
+func FuzzDecodeIndex(f *testing.F) {
+	paths := indexFixture()
+	f.Add(encodeIndex(0, func(yield func(string, indexEntry) bool) {
+		for i, p := range paths[:20] {
+			if !yield(p, indexEntry{Size: int64(i), Digest: SumBytes([]byte(p))}) {
+				return
+			}
+		}
+	}))
+	f.Add([]byte(indexMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Most mutations fail the checksum, so fix it for the decoder's
+		// own checks to be reached.
+		if len(data) >= indexHeaderSize+indexTrailerSize {
+			data = slices.Clone(data)
+			copy(data, indexMagic)
+			binary.LittleEndian.PutUint32(data[len(indexMagic):], indexVersion)
+			body := data[:len(data)-indexTrailerSize]
+			binary.LittleEndian.PutUint32(data[len(body):], crc32.Checksum(body, indexCRCTable))
+		}
+		ps, es, err := decodeIndex(data)
+		if err != nil {
+			return
+		}
+		again := encodeIndex(0, func(yield func(string, indexEntry) bool) {
+			for i, p := range ps {
+				if !yield(p, es[i]) {
+					return
+				}
+			}
+		})
+		if !bytes.Equal(again, data) {
+			t.Errorf("decoded and encoded again:\n%q\nwant\n%q", again, data)
+		}
+	})
+}
+
+// Files recorded one by one in any order, in folders nested in each
+// other, are all found, replaced and saved in path order.
+func TestIndexRecordAnyOrder(t *testing.T) {
+	fi := oldFileInfo{mtime: time.Now().Add(-time.Hour)}
+	var paths []string
+	for i := range 600 {
+		paths = append(paths, fmt.Sprintf("/w/%s/f%d", []string{"a", "a/b", "a b", "c"}[i%4], i))
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(paths), func(i, j int) { paths[i], paths[j] = paths[j], paths[i] })
+
+	indexPath := filepath.Join(t.TempDir(), "index")
+	ix := LoadIndex(indexPath)
+	for _, p := range paths[:300] {
+		ix.Record(p, fi, SumBytes([]byte(p)))
+	}
+	slices.Sort(paths[300:])
+	for _, p := range paths[300:] {
+		ix.Record(p, fi, SumBytes([]byte("old "+p)))
+	}
+	for _, p := range paths[300:] {
+		ix.Record(p, fi, SumBytes([]byte(p)))
+	}
+	for _, p := range paths {
+		if d, ok := ix.Lookup(p, fi); !ok || d != SumBytes([]byte(p)) {
+			t.Fatalf("Lookup(%s) = %s, %v; want its digest", p, d, ok)
+		}
+	}
+	if err := ix.Save(); err != nil {
+		t.Fatal(err)
+	}
+
+	loaded := LoadIndex(indexPath)
+	slices.Sort(paths)
+	if !slices.Equal(loaded.paths, paths) {
+		t.Fatalf("saved paths differ:\n%q\nwant\n%q", loaded.paths, paths)
+	}
+	for i, p := range paths {
+		if loaded.entries[i].Digest != SumBytes([]byte(p)) {
+			t.Errorf("saved entry of %s has the wrong digest", p)
+		}
 	}
 }

@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -62,23 +59,37 @@ func (t *Tree) Encode() []byte {
 			b = append(b, ' ')
 			b = hex.AppendEncode(b, e.Digest[:])
 			b = append(b, ' ')
-			b = strconv.AppendQuote(b, e.Path)
+			b = appendQuoted(b, e.Path)
 		case KindDir:
 			b = append(b, "d "...)
 			b = appendPerm(b, e.Perm)
 			b = append(b, ' ')
-			b = strconv.AppendQuote(b, e.Path)
+			b = appendQuoted(b, e.Path)
 		case KindSymlink:
 			b = append(b, "l "...)
-			b = strconv.AppendQuote(b, e.Target)
+			b = appendQuoted(b, e.Target)
 			b = append(b, ' ')
-			b = strconv.AppendQuote(b, e.Path)
+			b = appendQuoted(b, e.Path)
 		default:
 			continue
 		}
 		b = append(b, '\n')
 	}
 	return b
+}
+
+// appendQuoted appends s as strconv.AppendQuote does. Most paths are
+// printable ASCII without quotes or backslashes, which quoting leaves as
+// they are, and for them it skips decoding s rune by rune.
+func appendQuoted(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendPerm appends perm in octal, zero-padded to at least four digits,
@@ -180,73 +191,4 @@ func unquotePrefix(s string) (string, string, error) {
 	}
 	v, err := strconv.Unquote(q)
 	return v, s[len(q):], err
-}
-
-// ScanTree walks the directory dir and returns its tree. File digests come
-// from ix where the stat data is unchanged; the rest are hashed.
-func ScanTree(dir string, ix *Index) (*Tree, error) {
-	t := &Tree{}
-	var unknown []unknownFile
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == dir {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		e := TreeEntry{Path: filepath.ToSlash(rel)}
-		fi, err := de.Info()
-		if err != nil {
-			return err
-		}
-		e.Perm = fi.Mode().Perm()
-		switch {
-		case de.IsDir():
-			e.Kind = KindDir
-		case fi.Mode()&fs.ModeSymlink != 0:
-			e.Kind, e.Perm = KindSymlink, 0
-			if e.Target, err = os.Readlink(p); err != nil {
-				return err
-			}
-		case fi.Mode().IsRegular():
-			e.Kind, e.Size = KindFile, fi.Size()
-			if d, ok := ix.Lookup(p, fi); ok {
-				e.Digest = d
-			} else {
-				unknown = append(unknown, unknownFile{entry: len(t.Entries), path: p, info: fi})
-			}
-		default:
-			return fmt.Errorf("%s: unsupported file type %s", p, fi.Mode().Type())
-		}
-		t.Entries = append(t.Entries, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", dir, err)
-	}
-
-	// Files the index does not know are hashed after the walk, several at
-	// once, so a folder of new files is hashed on every core.
-	paths := make([]string, len(unknown))
-	for i, u := range unknown {
-		paths[i] = u.path
-	}
-	for i, r := range HashFiles(paths, 0) {
-		if r.Err != nil {
-			return nil, fmt.Errorf("scan %s: %w", dir, r.Err)
-		}
-		t.Entries[unknown[i].entry].Digest = r.Digest
-		ix.Record(r.Path, unknown[i].info, r.Digest)
-	}
-	sort.Slice(t.Entries, func(i, j int) bool { return t.Entries[i].Path < t.Entries[j].Path })
-	return t, nil
-}
-
-// unknownFile is a file that ScanTree found without a digest in the index:
-// its entry's place in the tree, its path and its stat data at the walk.
-type unknownFile struct {
-	entry int
-	path  string
-	info  fs.FileInfo
 }

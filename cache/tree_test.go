@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +264,17 @@ func TestScanTreeFIFO(t *testing.T) {
 	}
 	if _, err := ScanTree(dir, newIndex(t)); err == nil || !strings.Contains(err.Error(), "unsupported file type") {
 		t.Errorf("ScanTree of a folder with a FIFO: error %v, want unsupported file type", err)
+	}
+}
+
+func TestAppendQuotedMatchesStrconv(t *testing.T) {
+	inputs := append([]string{"", "plain/path.csv", "~tilde", " space"}, oddNames...)
+	for c := range 256 {
+		inputs = append(inputs, string([]byte{byte(c)}), "a"+string([]byte{byte(c)})+"z")
+	}
+	for _, s := range inputs {
+		if got, want := string(appendQuoted([]byte("x"), s)), "x"+strconv.Quote(s); got != want {
+			t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
+		}
 	}
 }
