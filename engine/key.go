@@ -298,7 +298,9 @@ func (w *Workspace) folderDigest(abs string, visited map[string]bool) (cache.Dig
 		return cache.Digest{}, err
 	}
 	visited[realPath] = true
-	t, err := cache.ScanTree(abs, w.Index)
+	// The resolved path: an input folder may itself be a symlink, and a
+	// scan does not follow the link at its root.
+	t, err := cache.ScanTree(realPath, w.Index)
 	if err != nil {
 		return cache.Digest{}, err
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"golang.org/x/sync/errgroup"
@@ -89,7 +90,12 @@ func (w *Workspace) storeSource(in Input) (cache.Output, error) {
 	if in.Kind == cache.KindDir && w.Store.HasBlob(in.Digest) {
 		return out, nil
 	}
-	stored, err := w.Store.StoreOutput(in.Path, in.Path, w.Abs(in.Path), w.Index)
+	// An input folder may be a symlink; store the folder it leads to.
+	abs, err := filepath.EvalSymlinks(w.Abs(in.Path))
+	if err != nil {
+		return out, err
+	}
+	stored, err := w.Store.StoreOutput(in.Path, in.Path, abs, w.Index)
 	if err != nil {
 		return out, err
 	}

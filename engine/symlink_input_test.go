@@ -129,3 +129,34 @@ func TestSymlinkInsideFolderKeepsTreeDigest(t *testing.T) {
 		t.Errorf("digest of dd = %s, want its tree digest %s: a link inside the folder adds nothing", in.Digest, tree.Digest())
 	}
 }
+
+func TestSymlinkedInputFolderChangeRuns(t *testing.T) {
+	root := newWorkspace(t, symlinkPipeline, map[string]string{
+		"real/v.txt": "one\n", "counts/.keep": "",
+	})
+	symlink(t, root, "real", "dd")
+
+	if got := buildStates(t, root)["read"]; got != StateExecuted {
+		t.Fatalf("first build: read is %s, want %s", got, StateExecuted)
+	}
+	if got := buildStates(t, root)["read"]; got != StateUpToDate {
+		t.Fatalf("unchanged build: read is %s, want %s", got, StateUpToDate)
+	}
+	writeFiles(t, root, map[string]string{"real/v.txt": "two, longer\n"})
+	if got := buildStates(t, root)["read"]; got != StateExecuted {
+		t.Fatalf("after editing a file of the folder the input links to: read is %s, want %s", got, StateExecuted)
+	}
+	if got := readWorkspaceFile(t, root, "out.txt"); got != "two, longer\n" {
+		t.Errorf("out.txt = %q, want the edited file", got)
+	}
+
+	// The folder the link leads to is stored as the run's source.
+	writeFiles(t, root, map[string]string{"real/v.txt": "three\n"})
+	rec, err := build(t, context.Background(), root, BuildOptions{})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if len(rec.Sources) != 1 || rec.Sources[0].Path != "dd" || rec.Sources[0].Kind != cache.KindDir {
+		t.Errorf("run sources = %+v, want the folder dd", rec.Sources)
+	}
+}
