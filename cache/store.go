@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/zeebo/blake3"
 )
@@ -14,7 +15,8 @@ import (
 // results under actions/, run records under runs/. Its methods are safe for
 // concurrent use by goroutines and by other processes sharing the folder.
 type Store struct {
-	root string
+	root    string
+	written atomic.Bool // an entry was renamed into place since the last Sync
 }
 
 // ErrNotFound is returned, possibly wrapped, when a blob or action result is
@@ -158,6 +160,7 @@ func (s *Store) commit(tmp *os.File, name string) error {
 // rename moves the temp file tmp to name, creating name's fan-out folder
 // when it does not exist yet. On failure it removes tmp.
 func (s *Store) rename(tmp, name string) error {
+	s.written.Store(true)
 	err := os.Rename(tmp, name)
 	if errors.Is(err, os.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(name), 0o755); err == nil {
