@@ -120,8 +120,15 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	// last-built state stays as it is.
 	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
 		if base := w.lastRunFile(rec.Hash); base != "" {
+			// The short record is not synced: losing it to a power cut
+			// loses no result, only the note that the build happened.
 			rec.Repeats = base
-			return rec, errors.Join(SaveRun(w.Store, rec.short()), w.saveMemo(st.memo, g, rec.Stages, nil), w.Index.Save())
+			short := rec.short()
+			data, err := encodeRun(short)
+			if err == nil {
+				err = writeRun(w.Store, short, data, false)
+			}
+			return rec, errors.Join(err, w.saveMemo(st.memo, g, rec.Stages, nil), w.Index.Save())
 		}
 	}
 
@@ -171,7 +178,7 @@ func (w *Workspace) saveState(st *buildState, rec *RunRecord) error {
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	if err := writeRun(w.Store, rec, runData); err != nil {
+	if err := writeRun(w.Store, rec, runData, true); err != nil {
 		return err
 	}
 	if err := writeState(w.statePath(), lastData); err != nil {

@@ -1,10 +1,11 @@
 package engine
 
 import (
-	"bufio"
-	"encoding/gob"
+	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mlbuild/mlb/cache"
 )
@@ -14,10 +15,10 @@ import (
 // build of a large graph would otherwise open, decompress and decode one
 // action result per stage, and a build that ran a few stages would stat
 // every source blob again.
-const memoFile = "results.gob"
+const memoFile = "results.bin"
 
 // memoVersion changes whenever memoData or its meaning does.
-const memoVersion = "mlb-result-memo-v2"
+const memoVersion = "mlb-result-memo-v3"
 
 // memoData is the memo as it is stored.
 type memoData struct {
@@ -42,15 +43,12 @@ func (w *Workspace) memoPath() string {
 // loadMemo reads the memo; a missing or unreadable one is empty.
 func (w *Workspace) loadMemo() *resultMemo {
 	m := &resultMemo{epoch: w.Store.Epoch(), results: map[cache.ActionKey]*cache.ActionResult{}, sources: map[cache.Digest]int64{}}
-	f, err := os.Open(w.memoPath())
+	raw, err := os.ReadFile(w.memoPath())
 	if err != nil {
 		return m
 	}
-	defer f.Close()
-	dec := gob.NewDecoder(bufio.NewReaderSize(f, 1<<16))
-	var version string
-	var data memoData
-	if dec.Decode(&version) != nil || version != memoVersion || dec.Decode(&data) != nil {
+	data, err := decodeMemo(raw)
+	if err != nil {
 		return m
 	}
 	for _, r := range data.Results {
@@ -123,15 +121,7 @@ func (w *Workspace) saveMemo(m *resultMemo, g *Graph, runs []*StageRun, sources 
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(tmp, 1<<16)
-	enc := gob.NewEncoder(bw)
-	err = enc.Encode(memoVersion)
-	if err == nil {
-		err = enc.Encode(&data)
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
+	_, err = tmp.Write(data.encode())
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -142,4 +132,86 @@ func (w *Workspace) saveMemo(m *resultMemo, g *Graph, runs []*StageRun, sources 
 		_ = os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// encode returns the memo in its stored form, version first.
+func (m *memoData) encode() []byte {
+	e := &encoder{buf: make([]byte, 0, 256*len(m.Results)+48*len(m.Sources)+64)}
+	e.str(memoVersion)
+	e.str(m.Epoch)
+	e.uint(uint64(len(m.Results)))
+	for _, r := range m.Results {
+		e.int(int64(r.Version))
+		e.raw(r.Key[:])
+		e.str(r.Stage)
+		e.uint(uint64(len(r.Outputs)))
+		for _, o := range r.Outputs {
+			e.str(o.Name)
+			e.str(o.Path)
+			e.uint(uint64(o.Kind))
+			e.uint(uint64(o.Perm))
+			e.int(o.Size)
+			e.raw(o.Digest[:])
+		}
+		e.str(string(r.Metrics))
+		e.raw(r.Log[:])
+		e.int(int64(r.ExitCode))
+		e.int(int64(r.Duration))
+		created := int64(0) // the zero time
+		if !r.Created.IsZero() {
+			created = r.Created.UnixNano()
+		}
+		e.int(created)
+	}
+	e.uint(uint64(len(m.Sources)))
+	for d, size := range m.Sources {
+		e.raw(d[:])
+		e.int(size)
+	}
+	return e.buf
+}
+
+// decodeMemo parses a stored memo. Its strings share raw's memory.
+func decodeMemo(raw []byte) (*memoData, error) {
+	d := &decoder{data: raw}
+	if d.str() != memoVersion {
+		return nil, errBadEncoding
+	}
+	m := &memoData{Epoch: d.str()}
+	m.Results = make([]*cache.ActionResult, d.count())
+	for i := range m.Results {
+		r := &cache.ActionResult{Version: int(d.int())}
+		d.raw(r.Key[:])
+		r.Stage = d.str()
+		r.Outputs = make([]cache.Output, d.count())
+		for k := range r.Outputs {
+			o := &r.Outputs[k]
+			o.Name, o.Path = d.str(), d.str()
+			o.Kind = cache.EntryKind(d.uint())
+			o.Perm = fs.FileMode(d.uint())
+			o.Size = d.int()
+			d.raw(o.Digest[:])
+		}
+		if metrics := d.str(); metrics != "" {
+			r.Metrics = json.RawMessage(metrics)
+		}
+		d.raw(r.Log[:])
+		r.ExitCode = int(d.int())
+		r.Duration = time.Duration(d.int())
+		if created := d.int(); created != 0 {
+			r.Created = time.Unix(0, created).UTC()
+		}
+		m.Results[i] = r
+	}
+	n := d.count()
+	m.Sources = make(map[cache.Digest]int64, n)
+	for range n {
+		var k cache.Digest
+		d.raw(k[:])
+		m.Sources[k] = d.int()
+	}
+	if d.err != nil || len(d.data) != 0 {
+		return nil, errBadEncoding
+	}
+	return m, nil
 }

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
+
+	"github.com/mlbuild/mlb/cache"
 )
 
 // TestMemoSkipsCollectedResult checks that after a garbage collection a
@@ -49,5 +54,42 @@ func TestMemoSourcesAfterGC(t *testing.T) {
 	buildWithParams(t, root, nil, "word=two")
 	if !w.Store.HasBlob(source.Digest) {
 		t.Errorf("source %s (blob %s) is not in the cache after a build that reads it", source.Path, source.Digest)
+	}
+}
+
+// TestMemoEncoding checks that a memo reads back as written and that a
+// damaged one reads as an error, not as a shorter memo.
+func TestMemoEncoding(t *testing.T) {
+	data := &memoData{
+		Epoch: "e1",
+		Results: []*cache.ActionResult{{
+			Version: 1, Key: cache.ActionKey{1, 2}, Stage: "train",
+			Outputs: []cache.Output{
+				{Name: "model", Path: "out/model.pkl", Kind: cache.KindFile, Perm: 0o644, Size: 42, Digest: cache.Digest{3}},
+				{Name: "plots", Path: "out/plots", Kind: cache.KindDir, Perm: 0o755, Size: 7, Digest: cache.Digest{4}},
+			},
+			Metrics: json.RawMessage(`{"auc":0.9}`), Log: cache.Digest{5}, ExitCode: 0,
+			Duration: 1500 * time.Millisecond, Created: time.Unix(1700000000, 12345).UTC(),
+		}, {Version: 1, Key: cache.ActionKey{9}, Stage: "empty"}},
+		Sources: map[cache.Digest]int64{{7}: 100, {8}: 0},
+	}
+	raw := data.encode()
+	got, err := decodeMemo(raw)
+	if err != nil {
+		t.Fatalf("decodeMemo: %v", err)
+	}
+	data.Results[1].Outputs = []cache.Output{} // no outputs read back as an empty list
+	if got.Epoch != data.Epoch || !reflect.DeepEqual(got.Sources, data.Sources) || len(got.Results) != len(data.Results) {
+		t.Fatalf("decoded memo = %+v, want %+v", got, data)
+	}
+	for i, r := range data.Results {
+		if !reflect.DeepEqual(got.Results[i], r) {
+			t.Errorf("result %d:\n got %+v\nwant %+v", i, got.Results[i], r)
+		}
+	}
+	for _, n := range []int{0, 5, len(raw) / 2, len(raw) - 1} {
+		if _, err := decodeMemo(raw[:n]); err == nil {
+			t.Errorf("a memo cut to %d of %d bytes decoded", n, len(raw))
+		}
 	}
 }

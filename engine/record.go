@@ -133,7 +133,7 @@ func SaveRun(store *cache.Store, r *RunRecord) error {
 	if err != nil {
 		return err
 	}
-	return writeRun(store, r, data)
+	return writeRun(store, r, data, true)
 }
 
 func encodeRun(r *RunRecord) ([]byte, error) {
@@ -145,14 +145,15 @@ func encodeRun(r *RunRecord) ([]byte, error) {
 	return data, nil
 }
 
-// writeRun stores data, the encoded form of r, with one fsync of its own.
-func writeRun(store *cache.Store, r *RunRecord, data []byte) error {
+// writeRun stores data, the encoded form of r, with an fsync of its own
+// when durable is set.
+func writeRun(store *cache.Store, r *RunRecord, data []byte, durable bool) error {
 	name := runFileName(r)
 	tmp, err := os.CreateTemp(filepath.Join(store.Root(), "tmp"), "run-*")
 	if err != nil {
 		return fmt.Errorf("save run record: %w", err)
 	}
-	if _, err := tmp.Write(data); err == nil {
+	if _, err := tmp.Write(data); err == nil && durable {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

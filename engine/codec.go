@@ -11,23 +11,26 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// The cached graph's encoding: the version string, then every field in a
-// fixed order, strings and byte slices prefixed by their length and
-// numbers as varints. Decoding slices every string out of one copy of the
-// file, so a graph of a thousand stages costs a few allocations per stage
-// where gob took about seventy.
+// The encoding of the workspace's cached graph and result memo: a version
+// string, then every field in a fixed order, strings and byte slices
+// prefixed by their length and numbers as varints. Decoding slices every
+// string out of one copy of the file, so a graph of a thousand stages
+// costs a few allocations per stage where gob took about seventy.
 
-type graphEncoder struct{ buf []byte }
+type encoder struct{ buf []byte }
 
-func (e *graphEncoder) uint(n uint64) { e.buf = binary.AppendUvarint(e.buf, n) }
-func (e *graphEncoder) int(n int64)   { e.buf = binary.AppendVarint(e.buf, n) }
+func (e *encoder) uint(n uint64) { e.buf = binary.AppendUvarint(e.buf, n) }
+func (e *encoder) int(n int64)   { e.buf = binary.AppendVarint(e.buf, n) }
 
-func (e *graphEncoder) str(s string) {
+// raw writes b as it is; the reader knows its length.
+func (e *encoder) raw(b []byte) { e.buf = append(e.buf, b...) }
+
+func (e *encoder) str(s string) {
 	e.uint(uint64(len(s)))
 	e.buf = append(e.buf, s...)
 }
 
-func (e *graphEncoder) strs(list []string) {
+func (e *encoder) strs(list []string) {
 	e.uint(uint64(len(list)))
 	for _, s := range list {
 		e.str(s)
@@ -35,7 +38,7 @@ func (e *graphEncoder) strs(list []string) {
 }
 
 // strMap writes m's pairs sorted by key, so equal graphs encode alike.
-func (e *graphEncoder) strMap(m map[string]string) {
+func (e *encoder) strMap(m map[string]string) {
 	e.uint(uint64(len(m)))
 	for _, k := range sortedKeys(m) {
 		e.str(k)
@@ -43,14 +46,14 @@ func (e *graphEncoder) strMap(m map[string]string) {
 	}
 }
 
-func (e *graphEncoder) rng(r hcl.Range) {
+func (e *encoder) rng(r hcl.Range) {
 	e.str(r.Filename)
 	for _, n := range []int{r.Start.Line, r.Start.Column, r.Start.Byte, r.End.Line, r.End.Column, r.End.Byte} {
 		e.int(int64(n))
 	}
 }
 
-func (e *graphEncoder) refs(list []PathRef) {
+func (e *encoder) refs(list []PathRef) {
 	e.uint(uint64(len(list)))
 	for _, r := range list {
 		e.str(r.Name)
@@ -61,7 +64,7 @@ func (e *graphEncoder) refs(list []PathRef) {
 
 // encode returns cg in the cached form, version first.
 func (cg *compiledGraph) encode() []byte {
-	e := &graphEncoder{buf: make([]byte, 0, 256*len(cg.Stages)+1024)}
+	e := &encoder{buf: make([]byte, 0, 256*len(cg.Stages)+1024)}
 	e.str(compiledVersion)
 	e.buf = append(e.buf, cg.Key[:]...)
 	e.str(string(cg.ParamsType))
@@ -103,24 +106,24 @@ func (cg *compiledGraph) encode() []byte {
 	return e.buf
 }
 
-var errBadGraph = errors.New("cached graph is damaged")
+var errBadEncoding = errors.New("damaged state file")
 
-// graphDecoder reads what graphEncoder wrote. The first error sticks and
+// decoder reads what encoder wrote. The first error sticks and
 // every later read returns zero values.
 // Its strings point into data, which nothing writes once decoding starts.
-type graphDecoder struct {
+type decoder struct {
 	data []byte
 	err  error
 }
 
-func (d *graphDecoder) fail() {
+func (d *decoder) fail() {
 	if d.err == nil {
-		d.err = errBadGraph
+		d.err = errBadEncoding
 	}
 	d.data = nil
 }
 
-func (d *graphDecoder) uint() uint64 {
+func (d *decoder) uint() uint64 {
 	n, k := binary.Uvarint(d.data)
 	if k <= 0 {
 		d.fail()
@@ -130,7 +133,7 @@ func (d *graphDecoder) uint() uint64 {
 	return n
 }
 
-func (d *graphDecoder) int() int64 {
+func (d *decoder) int() int64 {
 	n, k := binary.Varint(d.data)
 	if k <= 0 {
 		d.fail()
@@ -142,7 +145,7 @@ func (d *graphDecoder) int() int64 {
 
 // count reads a length and checks it against what is left, so a damaged
 // file cannot ask for a huge allocation.
-func (d *graphDecoder) count() int {
+func (d *decoder) count() int {
 	n := d.uint()
 	if n > uint64(len(d.data)) {
 		d.fail()
@@ -151,7 +154,17 @@ func (d *graphDecoder) count() int {
 	return int(n)
 }
 
-func (d *graphDecoder) str() string {
+// raw reads n bytes written by encoder.raw into dst.
+func (d *decoder) raw(dst []byte) {
+	if len(d.data) < len(dst) {
+		d.fail()
+		return
+	}
+	copy(dst, d.data)
+	d.data = d.data[len(dst):]
+}
+
+func (d *decoder) str() string {
 	n := d.count()
 	if n == 0 {
 		return ""
@@ -161,7 +174,7 @@ func (d *graphDecoder) str() string {
 	return s
 }
 
-func (d *graphDecoder) strs() []string {
+func (d *decoder) strs() []string {
 	n := d.count()
 	if n == 0 {
 		return nil
@@ -173,7 +186,7 @@ func (d *graphDecoder) strs() []string {
 	return list
 }
 
-func (d *graphDecoder) strMap() map[string]string {
+func (d *decoder) strMap() map[string]string {
 	n := d.count()
 	if n == 0 {
 		return nil
@@ -186,7 +199,7 @@ func (d *graphDecoder) strMap() map[string]string {
 	return m
 }
 
-func (d *graphDecoder) rng() hcl.Range {
+func (d *decoder) rng() hcl.Range {
 	r := hcl.Range{Filename: d.str()}
 	for _, p := range []*int{&r.Start.Line, &r.Start.Column, &r.Start.Byte, &r.End.Line, &r.End.Column, &r.End.Byte} {
 		*p = int(d.int())
@@ -194,7 +207,7 @@ func (d *graphDecoder) rng() hcl.Range {
 	return r
 }
 
-func (d *graphDecoder) refs() []PathRef {
+func (d *decoder) refs() []PathRef {
 	n := d.count()
 	if n == 0 {
 		return nil
@@ -209,9 +222,9 @@ func (d *graphDecoder) refs() []PathRef {
 // decodeCompiled parses data, the contents of a cached graph file. The
 // graph's strings share data's memory: the caller must not change data.
 func decodeCompiled(data []byte) (*compiledGraph, error) {
-	d := &graphDecoder{data: data}
+	d := &decoder{data: data}
 	if d.str() != compiledVersion || len(d.data) < len(cache.Digest{}) {
-		return nil, errBadGraph
+		return nil, errBadEncoding
 	}
 	cg := &compiledGraph{}
 	copy(cg.Key[:], d.data)
@@ -244,7 +257,7 @@ func decodeCompiled(data []byte) (*compiledGraph, error) {
 		cg.Cache = &CacheBlock{Remote: d.str(), Range: d.rng()}
 	}
 	if d.err != nil || len(d.data) != 0 {
-		return nil, errBadGraph
+		return nil, errBadEncoding
 	}
 	return cg, nil
 }
