@@ -219,7 +219,19 @@ func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildO
 		}
 	}
 
-	done := make(chan *StageRun)
+	// A fixed set of workers, not a goroutine per stage: computing a key
+	// needs a deep stack, and growing a fresh goroutine's stack for each
+	// of a thousand stages cost more than their stats.
+	todo := make(chan *Stage, opts.Jobs)
+	done := make(chan *StageRun, opts.Jobs)
+	for range opts.Jobs {
+		go func() {
+			for s := range todo {
+				done <- w.buildStage(ctx, s, opts, st)
+			}
+		}()
+	}
+	defer close(todo)
 	running := 0
 	stopping := false
 	for len(results) < len(selected) {
@@ -228,7 +240,7 @@ func (w *Workspace) schedule(ctx context.Context, selected []*Stage, opts BuildO
 			s := ready[0]
 			ready = ready[1:]
 			running++
-			go func() { done <- w.buildStage(ctx, s, opts, st) }()
+			todo <- s
 		}
 		if running == 0 {
 			break
