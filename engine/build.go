@@ -172,8 +172,8 @@ func (w *Workspace) saveState(st *buildState, rec *RunRecord) error {
 				lb[r.Name] = r.Parts
 			}
 		}
-		lastData, err = encodeLastBuilt(lb)
-		return err
+		lastData = encodeLastBuilt(lb)
+		return nil
 	})
 	if err := eg.Wait(); err != nil {
 		return err

@@ -1,12 +1,14 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/mlbuild/mlb/cache"
 )
 
 // lastBuilt maps each stage name to the key parts of its last successful
@@ -14,8 +16,12 @@ import (
 type lastBuilt map[string]*KeyParts
 
 func (w *Workspace) statePath() string {
-	return filepath.Join(w.Root, StateDir, "last-built.json")
+	return filepath.Join(w.Root, StateDir, "last-built.bin")
 }
+
+// lastBuiltVersion changes whenever the encoding of lastBuilt or the
+// meaning of KeyParts does.
+const lastBuiltVersion = "mlb-last-built-v1"
 
 // loadLastBuilt reads the workspace's last-built state; a missing or
 // unreadable file means nothing was built yet.
@@ -24,19 +30,65 @@ func (w *Workspace) loadLastBuilt() lastBuilt {
 	if err != nil {
 		return lastBuilt{}
 	}
-	var lb lastBuilt
-	if json.Unmarshal(data, &lb) != nil || lb == nil {
+	lb, err := decodeLastBuilt(data)
+	if err != nil {
 		return lastBuilt{}
 	}
 	return lb
 }
 
-func encodeLastBuilt(lb lastBuilt) ([]byte, error) {
-	data, err := json.Marshal(lb)
-	if err != nil {
-		return nil, fmt.Errorf("save build state: %w", err)
+// encodeLastBuilt writes the state in the workspace's compact encoding,
+// stages and map entries sorted: a large graph's state is megabytes of
+// key parts, which JSON took tens of milliseconds to write and read back.
+func encodeLastBuilt(lb lastBuilt) []byte {
+	e := &encoder{buf: make([]byte, 0, 1<<16)}
+	e.str(lastBuiltVersion)
+	e.uint(uint64(len(lb)))
+	for _, name := range sortedKeys(lb) {
+		p := lb[name]
+		e.str(name)
+		e.strs(p.Command)
+		e.strMap(p.Env)
+		e.strMap(p.Params)
+		e.str(p.Workdir)
+		e.strMap(p.Outputs)
+		e.uint(uint64(len(p.Inputs)))
+		for _, k := range sortedKeys(p.Inputs) {
+			in := p.Inputs[k]
+			e.str(k)
+			e.str(in.Path)
+			e.uint(uint64(in.Kind))
+			e.uint(uint64(in.Perm))
+			e.raw(in.Digest[:])
+		}
 	}
-	return data, nil
+	return e.buf
+}
+
+func decodeLastBuilt(data []byte) (lastBuilt, error) {
+	d := &decoder{data: data}
+	if d.str() != lastBuiltVersion {
+		return nil, errBadEncoding
+	}
+	n := d.count()
+	lb := make(lastBuilt, n)
+	for range n {
+		name := d.str()
+		p := &KeyParts{Command: d.strs(), Env: d.strMap(), Params: d.strMap(), Workdir: d.str(), Outputs: d.strMap()}
+		inputs := d.count()
+		p.Inputs = make(map[string]Input, inputs)
+		for range inputs {
+			k := d.str()
+			in := Input{Path: d.str(), Kind: cache.EntryKind(d.uint()), Perm: fs.FileMode(d.uint())}
+			d.raw(in.Digest[:])
+			p.Inputs[k] = in
+		}
+		lb[name] = p
+	}
+	if d.err != nil || len(d.data) != 0 {
+		return nil, errBadEncoding
+	}
+	return lb, nil
 }
 
 // lazyLastBuilt loads the last-built state on first use. A build whose
