@@ -69,8 +69,9 @@ type compiledStage struct {
 // folder and the mlb binary itself all key the cached copy. A graph whose
 // resolution printed warnings is not cached, so they show every time.
 //
-// The Pipeline it returns holds the HCL files for quoting diagnostics;
-// after a cache hit it is the graph's own Pipeline, without parser.
+// When resolution printed diagnostics, the Pipeline it returns holds the
+// HCL files for quoting them; otherwise it is the graph's own Pipeline,
+// without parser.
 func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostics) {
 	text, err := os.ReadFile(filepath.Join(root, PipelineFile))
 	if err != nil {
@@ -80,6 +81,7 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 	path := filepath.Join(root, StateDir, compiledFile)
 	if keyErr == nil {
 		if g := readCompiled(path, key, root, text); g != nil {
+			g.fromCache = true
 			return g, g.Pipeline, nil
 		}
 	}
@@ -107,11 +109,24 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 	if diags.HasErrors() {
 		return nil, p, diags
 	}
-	if keyErr == nil && len(diags) == 0 {
-		// A cache that cannot be written costs only speed.
-		_ = writeCompiled(path, key, g)
+	if len(diags) > 0 {
+		return g, p, diags
 	}
-	return g, p, diags
+	// From here on the graph is used in its compiled form, as after a
+	// cache hit, so that the syntax trees, tens of megabytes for a large
+	// pipeline, can be freed before the build starts.
+	cg, err := compile(g)
+	if err != nil {
+		return g, p, nil
+	}
+	if keyErr == nil {
+		// A cache that cannot be written costs only speed.
+		_ = writeCompiled(path, key, cg)
+	}
+	if light, err := cg.graph(root, text); err == nil {
+		return light, light.Pipeline, nil
+	}
+	return g, p, nil
 }
 
 // compiledKey digests everything resolution reads. A params file that
@@ -179,11 +194,7 @@ func readCompiled(path string, key cache.Digest, root string, text []byte) *Grap
 	return g
 }
 
-func writeCompiled(path string, key cache.Digest, g *Graph) error {
-	cg, err := compile(g)
-	if err != nil {
-		return err
-	}
+func writeCompiled(path string, key cache.Digest, cg *compiledGraph) error {
 	cg.Key = key
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err

@@ -64,14 +64,15 @@ func TestLoadGraphCached(t *testing.T) {
 	if diags.HasErrors() || first == nil {
 		t.Fatalf("LoadGraph:\n%s", showDiags(p, diags))
 	}
-	if p.Parser == nil {
+	if first.fromCache {
 		t.Fatal("first LoadGraph did not parse the pipeline")
 	}
-	cached, p, diags := LoadGraph(root, src)
+	assertSameGraph(t, first, want)
+	cached, _, diags := LoadGraph(root, src)
 	if diags.HasErrors() || cached == nil {
 		t.Fatalf("LoadGraph from the cache: %v", diags)
 	}
-	if p.Parser != nil {
+	if !cached.fromCache {
 		t.Fatal("second LoadGraph parsed the pipeline again instead of reading the cached graph")
 	}
 	assertSameGraph(t, cached, want)
@@ -82,7 +83,7 @@ func TestLoadGraphCached(t *testing.T) {
 	// Variables other than MLB_PARAM_ ones do not matter.
 	other := src
 	other.Env = []string{"MLB_PARAM_shards={\"a\":\"p\",\"b\":\"q\"}", "HOME=/elsewhere"}
-	if _, p, _ := LoadGraph(root, other); p.Parser != nil {
+	if g, _, _ := LoadGraph(root, other); !g.fromCache {
 		t.Error("a change of HOME made LoadGraph resolve again")
 	}
 
@@ -120,7 +121,7 @@ func TestLoadGraphCached(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatalf("LoadGraph:\n%s", showDiags(p, diags))
 			}
-			if p.Parser == nil {
+			if g.fromCache {
 				t.Fatal("LoadGraph returned the cached graph after the change")
 			}
 			assertSameGraph(t, g, load(t, root, s))
@@ -143,9 +144,9 @@ func TestLoadGraphBadCache(t *testing.T) {
 	if err := os.WriteFile(path, data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g, p, diags := LoadGraph(root, ParamSources{})
-	if diags.HasErrors() || p.Parser == nil {
-		t.Fatalf("LoadGraph with a truncated cache: parsed %v, %v", p.Parser != nil, diags)
+	g, _, diags := LoadGraph(root, ParamSources{})
+	if diags.HasErrors() || g.fromCache {
+		t.Fatalf("LoadGraph with a truncated cache: from the cache %v, %v", g.fromCache, diags)
 	}
 	assertSameGraph(t, g, load(t, root, ParamSources{}))
 }

@@ -48,6 +48,8 @@ type Graph struct {
 	Params   Params
 	Stages   []*Stage
 	byName   map[string]*Stage
+
+	fromCache bool // decoded from the workspace's cached graph, not parsed
 }
 
 // Stage returns the stage named name, or nil.
