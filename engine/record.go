@@ -34,9 +34,9 @@ type RunRecord struct {
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 
 	// Repeats names the file of an earlier record of the same run whose
-	// stage key parts and sources this one shares. A build that finds
-	// every stage up to date writes such a short record; ListRuns fills
-	// in the shared parts.
+	// sources and stage key parts, outputs, metrics and logs this one
+	// shares. A build that finds every stage up to date writes such a
+	// short record; ListRuns fills in the shared parts.
 	Repeats string `json:"repeats,omitempty"`
 
 	file string // name of the record's file in the runs folder
@@ -170,15 +170,14 @@ func writeRun(store *cache.Store, r *RunRecord, data []byte, durable bool) error
 }
 
 // short returns the form in which a record that repeats another is
-// stored: without stage key parts and sources, which the other holds.
+// stored: without sources, and without the stage key parts, outputs,
+// metrics and logs, which the other holds for the same stage keys.
 func (r *RunRecord) short() *RunRecord {
 	c := *r
 	c.Sources = nil
 	c.Stages = make([]*StageRun, len(r.Stages))
 	for i, s := range r.Stages {
-		sc := *s
-		sc.Parts = nil
-		c.Stages[i] = &sc
+		c.Stages[i] = &StageRun{Name: s.Name, Key: s.Key, State: s.State, Duration: s.Duration}
 	}
 	return &c
 }
@@ -198,12 +197,21 @@ func fillShared(runs []*RunRecord) []*RunRecord {
 			if base == nil || base.Repeats != "" || base.Hash != r.Hash {
 				continue
 			}
-			parts := make(map[string]*KeyParts, len(base.Stages))
+			shared := make(map[string]*StageRun, len(base.Stages))
 			for _, s := range base.Stages {
-				parts[s.Name] = s.Parts
+				shared[s.Name] = s
 			}
+			complete := true
 			for _, s := range r.Stages {
-				s.Parts = parts[s.Name]
+				b := shared[s.Name]
+				if b == nil || b.Key != s.Key {
+					complete = false
+					break
+				}
+				s.Parts, s.Outputs, s.Metrics, s.Log, s.ExitCode = b.Parts, b.Outputs, b.Metrics, b.Log, b.ExitCode
+			}
+			if !complete {
+				continue
 			}
 			r.Sources = base.Sources
 		}

@@ -54,6 +54,9 @@ func TestRepeatedBuildShortRecord(t *testing.T) {
 		if s.Parts == nil || s.Parts.Key() != long.Stages[i].Parts.Key() {
 			t.Errorf("stage %s of the short record lacks the key parts of the run it repeats", s.Name)
 		}
+		if !reflect.DeepEqual(s.Outputs, long.Stages[i].Outputs) || len(s.Outputs) == 0 {
+			t.Errorf("stage %s of the short record has outputs %v, want %v", s.Name, s.Outputs, long.Stages[i].Outputs)
+		}
 	}
 
 	// Keeping only the newest record keeps the one it shares parts with.
