@@ -45,45 +45,62 @@ const keyVersion = "mlb-stage-key-v1"
 
 // Key returns the stage key of p: BLAKE3 over a length-prefixed encoding of
 // each part in a fixed order, maps sorted by key. The encoding is built in
-// one buffer and hashed at once; a no-op build computes a key per stage.
+// one buffer, on the stack for a stage of usual size, and hashed at once:
+// a no-op build computes a key per stage.
 func (p *KeyParts) Key() cache.ActionKey {
-	buf := make([]byte, 0, 512)
-	field := func(values ...string) {
-		for _, v := range values {
-			buf = binary.AppendUvarint(buf, uint64(len(v)))
-			buf = append(buf, v...)
-		}
+	var stack [4096]byte
+	buf := stack[:0]
+	field := func(v string) {
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
+	}
+	fieldBytes := func(v []byte) {
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
 	}
 	count := func(name string, n int) {
 		field(name)
 		var num [20]byte
-		field(string(strconv.AppendInt(num[:0], int64(n), 10)))
+		fieldBytes(strconv.AppendInt(num[:0], int64(n), 10))
 	}
 	field(keyVersion)
 	count("command", len(p.Command))
-	field(p.Command...)
+	for _, c := range p.Command {
+		field(c)
+	}
 	count("env", len(p.Env))
 	for _, k := range sortedKeys(p.Env) {
-		field(k, p.Env[k])
+		field(k)
+		field(p.Env[k])
 	}
 	count("params", len(p.Params))
 	for _, k := range sortedKeys(p.Params) {
-		field(k, p.Params[k])
+		field(k)
+		field(p.Params[k])
 	}
-	field("workdir", p.Workdir)
+	field("workdir")
+	field(p.Workdir)
 	count("outputs", len(p.Outputs))
 	for _, k := range sortedKeys(p.Outputs) {
-		field(k, p.Outputs[k])
+		field(k)
+		field(p.Outputs[k])
 	}
 	count("inputs", len(p.Inputs))
 	for _, k := range sortedKeys(p.Inputs) {
 		in := p.Inputs[k]
-		field(k, in.Path, string(in.Kind))
-		perm := strconv.FormatUint(uint64(in.Perm), 8)
-		field(strings.Repeat("0", max(0, 4-len(perm))) + perm)
+		field(k)
+		field(in.Path)
+		fieldBytes([]byte{byte(in.Kind)})
+		// The mode in octal, at least four digits.
+		var perm [12]byte
+		digits := strconv.AppendUint(perm[:0], uint64(in.Perm), 8)
+		if pad := 4 - len(digits); pad > 0 {
+			digits = append([]byte("0000"[:pad]), digits...)
+		}
+		fieldBytes(digits)
 		var hexDigest [64]byte
 		hex.Encode(hexDigest[:], in.Digest[:])
-		field(string(hexDigest[:]))
+		fieldBytes(hexDigest[:])
 	}
 	return cache.ActionKey(blake3.Sum256(buf))
 }
