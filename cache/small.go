@@ -23,7 +23,8 @@ var tempSeq atomic.Uint64
 // returns its size. It serves the many small source inputs of a build: it
 // reads the file whole and writes the blob with plain system calls, about
 // half of what PutFile spends on a file of a few hundred bytes. When the
-// file no longer hashes to want, it stores nothing and says so.
+// file no longer hashes to want, it stores nothing and returns an error
+// naming both digests.
 func (s *Store) PutSmallFile(path string, want Digest) (int64, error) {
 	data, ok, err := readSmall(path)
 	if err != nil {

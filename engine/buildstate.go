@@ -6,9 +6,9 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// buildState is what the stages of one build share: the last-built state,
-// loaded when first needed, the memo of action results, and the outputs of
-// the stages that finished.
+// buildState is the state the stages of one build share: the last-built
+// state, loaded when first needed, the memo of action results, and the
+// outputs of the stages that finished.
 type buildState struct {
 	last *lazyLastBuilt
 	memo *resultMemo
@@ -21,10 +21,10 @@ func newBuildState(w *Workspace) *buildState {
 	return &buildState{last: &lazyLastBuilt{w: w}, memo: w.loadMemo(), produced: map[string]Input{}}
 }
 
-// finished records the file outputs of a stage that is now up to date, so
-// the stages that read them take their state from the result in place of
-// a stat and an index lookup each: a stage's outputs are read by several
-// dependants, and they were just checked, restored or written.
+// finished records the file outputs of a stage that is now up to date.
+// The stages that read them then take their state from the result in
+// place of a stat and an index lookup each. A stage's outputs are read by
+// several dependants, and they were just checked, restored or written.
 func (b *buildState) finished(r *StageRun) {
 	switch r.State {
 	case StateExecuted, StateRestored, StateUpToDate:

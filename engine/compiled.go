@@ -16,10 +16,10 @@ import (
 	"github.com/mlbuild/mlb/cache"
 )
 
-// compiledFile is where a workspace keeps its last resolved graph. Parsing
-// and resolving a pipeline of a thousand stages costs more than the whole
-// no-op build that follows, so a command whose inputs to resolution are
-// unchanged decodes this file instead.
+// compiledFile is the file, in the workspace's state folder, that holds
+// its last resolved graph. Parsing and resolving a pipeline of a thousand
+// stages costs more than the whole no-op build that follows, so a command
+// whose inputs to resolution are unchanged decodes this file instead.
 const compiledFile = "graph.bin"
 
 // parseMemoryLimit is the soft memory limit while a pipeline is parsed
@@ -64,9 +64,9 @@ type compiledStage struct {
 // LoadGraph reads, parses and resolves the pipeline of the workspace at
 // root with the given params. When nothing that resolution reads changed
 // since the last successful call, it decodes the graph that call cached
-// in the workspace's state folder instead: mlb.hcl, the params files, the
-// MLB_PARAM_ variables, the -p values, the recorded params, the working
-// folder and the mlb binary itself all key the cached copy. A graph whose
+// in the workspace's state folder instead. The cached copy is keyed by
+// mlb.hcl, the params files, the MLB_PARAM_ variables, the -p values, the
+// recorded params, the working folder and the mlb binary itself. A graph whose
 // resolution printed warnings is not cached, so they show every time.
 //
 // When resolution printed diagnostics, the Pipeline it returns holds the
