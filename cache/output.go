@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -194,7 +195,7 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	if err != nil {
 		return err
 	}
-	got, _, err := copyHashed(tmp, src)
+	got, err := copyVerified(tmp, src, size)
 	if err == nil && got != d {
 		s.discard(d)
 		err = &CorruptError{What: "blob", Name: d.String(), Reason: "contents hash to " + got.String()}
@@ -225,4 +226,42 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 func IsMiss(err error) bool {
 	var ce *CorruptError
 	return errors.Is(err, ErrNotFound) || errors.As(err, &ce)
+}
+
+// copyVerified fills dst with the blob src of size bytes and returns the
+// digest of the blob. Where the file system has reflinks, the clone is
+// hashed from dst. Elsewhere the kernel copies the bytes
+// (copy_file_range(2)) while a second goroutine hashes src: a blob is
+// read-only and nothing writes it during the copy, so the digest of src
+// is that of the copy, and the two passes over the page cache run on two
+// cores in place of one goroutine reading, writing and hashing in turn.
+func copyVerified(dst, src *os.File, size int64) (Digest, error) {
+	if cloneFile(dst, src) == nil {
+		if _, err := dst.Seek(0, io.SeekStart); err != nil {
+			return Digest{}, err
+		}
+		d, _, err := HashReader(dst)
+		return d, err
+	}
+	type hashed struct {
+		d   Digest
+		n   int64
+		err error
+	}
+	done := make(chan hashed, 1)
+	go func() {
+		d, n, err := HashReader(io.NewSectionReader(src, 0, size+1))
+		done <- hashed{d, n, err}
+	}()
+	copied, err := io.Copy(dst, src)
+	h := <-done
+	switch {
+	case err != nil:
+		return Digest{}, err
+	case h.err != nil:
+		return Digest{}, h.err
+	case copied != h.n:
+		return Digest{}, fmt.Errorf("blob changed while it was copied: %d bytes copied, %d hashed", copied, h.n)
+	}
+	return h.d, nil
 }
