@@ -176,7 +176,7 @@ func (w *Workspace) keyPartsFrom(s *Stage, inputState func(path string) (Input, 
 
 func (w *Workspace) inputState(path string) (Input, error) {
 	abs := w.Abs(path)
-	fi, err := os.Stat(abs)
+	fi, err := w.stat(path)
 	if err != nil {
 		return Input{}, err
 	}
@@ -200,6 +200,14 @@ func (w *Workspace) inputState(path string) (Input, error) {
 	}
 	in.Kind, in.Digest = cache.KindFile, d
 	return in, nil
+}
+
+// stat returns the FileInfo of the workspace path, following symlinks.
+func (w *Workspace) stat(path string) (fs.FileInfo, error) {
+	if w.dir != nil {
+		return w.dir.Stat(filepath.FromSlash(path))
+	}
+	return os.Stat(w.Abs(path))
 }
 
 // changedParts lists, in words, how b differs from a: the reasons a stage

@@ -45,6 +45,7 @@ type Workspace struct {
 	Index *cache.Index
 	lock  *os.File
 	store *cache.Lock // shared, so garbage collection waits for the build
+	dir   *cache.Root // Root, open for statting inputs; nil when it cannot be
 }
 
 // OpenWorkspace opens the workspace at root and its cache, which lives in
@@ -67,11 +68,15 @@ func OpenWorkspace(root, cacheDir string) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Workspace{
+	w := &Workspace{
 		Root:  root,
 		Store: store,
 		Index: cache.LoadIndex(filepath.Join(state, "index")),
-	}, nil
+	}
+	if dir, err := cache.OpenRoot(root); err == nil {
+		w.dir = dir
+	}
+	return w, nil
 }
 
 // ErrLocked is returned by Lock when another mlb holds the workspace.
@@ -116,6 +121,10 @@ func (w *Workspace) runningDir() string {
 // Close saves the file index and releases the lock.
 func (w *Workspace) Close() error {
 	err := w.Index.Save()
+	if w.dir != nil {
+		w.dir.Close()
+		w.dir = nil
+	}
 	if w.lock != nil {
 		w.lock.Close()
 		w.lock = nil
