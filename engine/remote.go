@@ -464,6 +464,12 @@ func (rs *RemoteSession) finish(ctx context.Context, w *Workspace, rec *RunRecor
 		}
 	}
 	rs.uploads.Wait()
+	if ctx.Err() != nil && rs.canWrite() && rec.Status == "succeeded" {
+		// Uploads stopped part-way are not failures of the remote, so they
+		// were not reported one by one; the build must not look complete.
+		// A build whose stages were interrupted reports that instead.
+		return fmt.Errorf("interrupted while uploading to the remote cache %s: the workspace and the local cache are complete; upload this run later with mlb push: %w", rs.remote, ctx.Err())
+	}
 	if saveRecord && rec.Status == "succeeded" && rs.canWrite() {
 		rs.noteUpload(ctx, pushRecord(ctx, rs.remote, w.Store, rec))
 	}

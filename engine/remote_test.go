@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,4 +253,23 @@ func waitForFile(t *testing.T, path string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s never appeared", path)
+}
+
+// TestRemoteInterruptedUploadFails checks that a build whose uploads were
+// cut short by a cancelled context reports it, rather than finishing as if
+// the remote had the run.
+func TestRemoteInterruptedUploadFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "remote")
+	root := newWorkspace(t, repeatPipeline, map[string]string{"in.txt": "text\n"})
+	rec, rs, err := remoteBuild(t, root, dir, nil, BuildOptions{}, RemoteOptions{})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	w := openForHistory(t, root)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = rs.finish(ctx, w, rec, true)
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "mlb push") {
+		t.Errorf("finish with a cancelled context = %v, want an interrupted error that names mlb push", err)
+	}
 }
