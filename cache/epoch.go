@@ -9,13 +9,15 @@ import (
 	"strings"
 )
 
-// epochFile names the store's removal epoch: a random value replaced
-// before garbage collection removes anything and whenever a corrupt entry
-// is removed. An entry a process saw in the store is still there as long
-// as the epoch is unchanged, unless someone deleted it by hand.
+// epochFile names the store's removal epoch: a random value set when the
+// store is created, and replaced before garbage collection removes
+// anything and whenever a corrupt entry is removed. An entry a process
+// saw in the store is still there as long as the epoch is unchanged,
+// unless someone deleted it by hand: a store that was emptied or moved
+// is a new store with a new epoch.
 const epochFile = "gc-epoch"
 
-// Epoch returns the store's removal epoch; "" before the first removal.
+// Epoch returns the store's removal epoch, "" when the store has none.
 func (s *Store) Epoch() string {
 	data, err := os.ReadFile(filepath.Join(s.root, epochFile))
 	if err != nil {

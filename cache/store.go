@@ -42,7 +42,15 @@ func OpenStore(dir string) (*Store, error) {
 			return nil, fmt.Errorf("open cache %s: %w", dir, err)
 		}
 	}
-	return &Store{root: dir}, nil
+	s := &Store{root: dir}
+	// A new or emptied cache gets an epoch of its own, so that a
+	// workspace's memo of an earlier cache is not trusted here.
+	if s.Epoch() == "" {
+		if err := s.newEpoch(); err != nil {
+			return nil, fmt.Errorf("open cache %s: %w", dir, err)
+		}
+	}
+	return s, nil
 }
 
 // Root returns the folder the store lives in.

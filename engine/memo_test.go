@@ -93,3 +93,25 @@ func TestMemoEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoNewCache checks that the memo of one cache is not trusted in
+// another: after the cache is emptied, a build runs the stage again and
+// stores its source input, so the run can be pushed and reproduced.
+func TestMemoNewCache(t *testing.T) {
+	root := newWorkspace(t, repeatPipeline, map[string]string{"in.txt": "text\n"})
+	first := buildWithParams(t, root, nil)
+	if err := os.RemoveAll(filepath.Join(root, StateDir, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	again := buildWithParams(t, root, nil)
+	if again.Stages[0].State != StateExecuted {
+		t.Errorf("build with an emptied cache: stage is %s, want executed", again.Stages[0].State)
+	}
+	w := openForHistory(t, root)
+	if !w.Store.HasBlob(first.Sources[0].Digest) {
+		t.Errorf("source %s is not in the new cache", first.Sources[0].Path)
+	}
+	if !w.Store.HasAction(again.Stages[0].Key) {
+		t.Errorf("the new cache has no result for the stage (state %s, reasons %v)", again.Stages[0].State, again.Stages[0].Reasons)
+	}
+}
