@@ -20,9 +20,12 @@ all: build
 
 # bin/mlb-gcs is mlb with the gs:// driver, which mlb hands gs:// remotes
 # to; see docs/remote-cache.md.
+VERSION := $(shell git describe --always --dirty 2>/dev/null)
+LDFLAGS := -X main.buildVersion=$(VERSION)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/mlb
-	$(GO) build -tags mlb_gcs -o $(BIN)-gcs ./cmd/mlb
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlb
+	$(GO) build -ldflags '$(LDFLAGS)' -tags mlb_gcs -o $(BIN)-gcs ./cmd/mlb
 
 # Python with pandas and scikit-learn for the example's stages, from
 # Debian's packages; skipped when the interpreter already has them.

@@ -350,8 +350,8 @@ stage "after" {
 	if slow.State != StateFailed {
 		t.Errorf("slow: state %s, want failed", slow.State)
 	}
-	if !strings.Contains(slow.Error, "context canceled") {
-		t.Errorf("slow: error %q, want context canceled", slow.Error)
+	if !strings.Contains(slow.Error, "interrupted") {
+		t.Errorf("slow: error %q, want interrupted", slow.Error)
 	}
 	if after := stageRun(t, res.rec, "after"); after.State != StateSkipped && after.State != StateNotRun {
 		t.Errorf("after: %s, want skipped or not-run", after.State)

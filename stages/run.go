@@ -83,7 +83,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 		if res.TimedOut {
 			return res, fmt.Errorf("timed out after %s", c.Timeout)
 		}
-		return res, ctx.Err()
+		return res, &InterruptedError{ctx.Err()}
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
@@ -91,3 +91,11 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	}
 	return res, nil
 }
+
+// InterruptedError reports a command stopped because its context was
+// cancelled, as Ctrl-C does to a build.
+type InterruptedError struct{ Cause error }
+
+func (e *InterruptedError) Error() string { return "interrupted, stopped with its process group" }
+
+func (e *InterruptedError) Unwrap() error { return e.Cause }

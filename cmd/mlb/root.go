@@ -27,6 +27,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		Long: `mlb runs the stages of a pipeline declared in mlb.hcl. It hashes each
 stage's inputs, params and command, runs only the stages whose hash changed,
 restores the others from a content-addressed cache, and records every run.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
