@@ -69,9 +69,15 @@ A filter compares a metric, or a param by its dotted path, with =, !=, <,
 			if err != nil {
 				return err
 			}
-			lines := make([]runLine, 0, len(runs))
+			all := make([]runLine, 0, len(runs))
 			for _, r := range runs {
-				l := toRunLine(r)
+				all = append(all, toRunLine(r))
+			}
+			if err := checkRunNames(all, o.sort, filters); err != nil {
+				return &usageError{err}
+			}
+			lines := make([]runLine, 0, len(all))
+			for _, l := range all {
 				if matchAll(filters, l) {
 					lines = append(lines, l)
 				}
@@ -237,4 +243,55 @@ func printRuns(w io.Writer, lines []runLine) {
 		}
 		fmt.Fprintln(w, row)
 	}
+}
+
+// checkRunNames rejects a --sort or --filter name that no run has as a
+// metric or param, which would otherwise sort nothing or match nothing
+// without a word.
+func checkRunNames(lines []runLine, sortKey string, filters []runFilter) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	metrics, params := map[string]bool{}, map[string]bool{}
+	for _, l := range lines {
+		for k := range l.Metrics {
+			metrics[k] = true
+		}
+		for k := range l.Params {
+			params[k] = true
+		}
+	}
+	check := func(flag, name string, metricOnly bool) error {
+		if metrics[name] || (!metricOnly && params[name]) {
+			return nil
+		}
+		known := "metrics: " + joinKeys(metrics)
+		if !metricOnly {
+			known += "; params: " + joinKeys(params)
+		}
+		return fmt.Errorf("invalid %s %q: no run has it (%s)", flag, name, known)
+	}
+	if sortKey != "" {
+		if err := check("--sort", strings.TrimPrefix(sortKey, "-"), true); err != nil {
+			return err
+		}
+	}
+	for _, f := range filters {
+		if err := check("--filter", f.key, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func joinKeys(m map[string]bool) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
 }
