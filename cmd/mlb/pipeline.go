@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/pflag"
@@ -36,6 +38,11 @@ func loadPipeline(g *globalOptions, po *paramOptions) (*loaded, error) {
 	}
 	src := engine.ParamSources{Env: os.Environ()}
 	if po != nil {
+		for _, o := range po.overrides {
+			if name, _, ok := strings.Cut(o, "="); !ok || name == "" {
+				return nil, &usageError{fmt.Errorf("invalid -p %q: give name=value, such as -p max_depth=15", o)}
+			}
+		}
 		src.Files, src.Overrides = po.paramsFiles, po.overrides
 	}
 	graph, p, diags := engine.LoadGraph(root, src)
