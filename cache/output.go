@@ -231,10 +231,10 @@ func IsMiss(err error) bool {
 // copyVerified fills dst with the blob src of size bytes and returns the
 // digest of the blob. Where the file system has reflinks, the clone is
 // hashed from dst. Elsewhere the kernel copies the bytes
-// (copy_file_range(2)) while a second goroutine hashes src: a blob is
+// (copy_file_range(2)) while a second goroutine hashes src. A blob is
 // read-only and nothing writes it during the copy, so the digest of src
-// is that of the copy, and the two passes over the page cache run on two
-// cores in place of one goroutine reading, writing and hashing in turn.
+// is that of the copy. The two passes over the page cache then run on two
+// cores, in place of one goroutine reading, writing and hashing in turn.
 func copyVerified(dst, src *os.File, size int64) (Digest, error) {
 	if cloneFile(dst, src) == nil {
 		if _, err := dst.Seek(0, io.SeekStart); err != nil {
