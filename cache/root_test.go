@@ -9,8 +9,8 @@ import (
 )
 
 // TestRootStatMatchesOSStat checks that Root.Stat gives what os.Stat gives
-// for files, folders, symlinks and missing paths, and that the index sees
-// no difference between the two.
+// for files, folders, symlinks and missing paths, and that the index finds
+// the same entry through either.
 func TestRootStatMatchesOSStat(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "sub", "a.txt"), "abc", 0o640)

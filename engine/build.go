@@ -114,21 +114,9 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	rec.Hash = runHash(pipeline, rec.Params, rec.Stages)
 	rec.Git = <-gitDone
 
-	// A successful build that found every stage up to date and repeats the
-	// last recorded run gets a short record that shares that run's key
-	// parts and sources: the sources are stored already, and the
-	// last-built state stays as it is.
 	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
 		if base := w.lastRunFile(rec.Hash); base != "" {
-			// The short record is not synced: losing it to a power cut
-			// loses no result, only the note that the build happened.
-			rec.Repeats = base
-			short := rec.short()
-			data, err := encodeRun(short)
-			if err == nil {
-				err = writeRun(w.Store, short, data, false)
-			}
-			return rec, errors.Join(err, w.saveMemo(st.memo, g, rec.Stages, nil), w.Index.Save())
+			return rec, w.recordRepeat(st, g, rec, base)
 		}
 	}
 
@@ -149,6 +137,17 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		return rec, &BuildError{Failed: failed}
 	}
 	return rec, nil
+}
+
+// recordRepeat records a successful build that found every stage up to
+// date and repeats the last recorded run, whose record file is base. Its
+// short record shares that run's key parts and sources. The sources are
+// stored already, and the last-built state stays as it is. The short
+// record is not synced: losing it to a power cut loses no result, only
+// the note that the build happened.
+func (w *Workspace) recordRepeat(st *buildState, g *Graph, rec *RunRecord, base string) error {
+	rec.Repeats = base
+	return errors.Join(saveRun(w.Store, rec.short(), false), w.saveMemo(st.memo, g, rec.Stages, nil), w.Index.Save())
 }
 
 // saveState makes the build's cache entries durable, then writes rec and

@@ -226,6 +226,7 @@ func decodeCompiled(data []byte) (*compiledGraph, error) {
 	if d.str() != compiledVersion || len(d.data) < len(cache.Digest{}) {
 		return nil, errBadEncoding
 	}
+
 	cg := &compiledGraph{}
 	copy(cg.Key[:], d.data)
 	d.data = d.data[len(cg.Key):]
@@ -235,6 +236,7 @@ func decodeCompiled(data []byte) (*compiledGraph, error) {
 	for i := range cg.Blocks {
 		cg.Blocks[i] = compiledBlock{Name: d.str(), DeclRange: d.rng()}
 	}
+
 	cg.Stages = make([]compiledStage, d.count())
 	for i := range cg.Stages {
 		s := &cg.Stages[i]
@@ -253,6 +255,7 @@ func decodeCompiled(data []byte) (*compiledGraph, error) {
 		s.Deps = d.strs()
 		s.Block = d.str()
 	}
+
 	if d.uint() == 1 {
 		cg.Cache = &CacheBlock{Remote: d.str(), Range: d.rng()}
 	}

@@ -138,6 +138,8 @@ func compiledKey(root string, text []byte, src ParamSources) (cache.Digest, erro
 			fmt.Fprintf(h, "%d:%s\n", len(s), s)
 		}
 	}
+
+	// The program, the folders and the pipeline text.
 	exe, err := os.Executable()
 	if err != nil {
 		return cache.Digest{}, err
@@ -151,6 +153,8 @@ func compiledKey(root string, text []byte, src ParamSources) (cache.Digest, erro
 		return cache.Digest{}, err
 	}
 	field(compiledVersion, exe, fmt.Sprint(fi.Size(), fi.ModTime().UnixNano()), root, wd, string(text))
+
+	// Every source of param values.
 	field("files", fmt.Sprint(len(src.Files)))
 	for _, f := range src.Files {
 		data, err := os.ReadFile(f)
@@ -171,6 +175,7 @@ func compiledKey(root string, text []byte, src ParamSources) (cache.Digest, erro
 	field("overrides", fmt.Sprint(len(src.Overrides)))
 	field(src.Overrides...)
 	field("recorded", string(src.Recorded))
+
 	var d cache.Digest
 	h.Sum(d[:0])
 	return d, nil
@@ -260,6 +265,7 @@ func (cg *compiledGraph) graph(root string, text []byte) (*Graph, error) {
 	for name, v := range obj.AsValueMap() {
 		params[name] = v
 	}
+
 	p := &Pipeline{Root: root, Source: text, Cache: cg.Cache}
 	blocks := map[string]*StageBlock{}
 	for _, b := range cg.Blocks {
@@ -267,6 +273,7 @@ func (cg *compiledGraph) graph(root string, text []byte) (*Graph, error) {
 		p.Stages = append(p.Stages, sb)
 		blocks[b.Name] = sb
 	}
+
 	g := &Graph{Pipeline: p, Params: params, byName: make(map[string]*Stage, len(cg.Stages))}
 	for i := range cg.Stages {
 		cs := &cg.Stages[i]

@@ -36,7 +36,7 @@ func TestMemoSkipsCollectedResult(t *testing.T) {
 
 // TestMemoSourcesAfterGC checks that a source blob collected by gc is
 // stored again by the next build that reads it, although the memo of the
-// build before says it was stored.
+// build before records it as stored.
 func TestMemoSourcesAfterGC(t *testing.T) {
 	root := newWorkspace(t, repeatPipeline, map[string]string{"in.txt": "text\n"})
 	first := buildWithParams(t, root, nil, "word=one")

@@ -129,11 +129,16 @@ func runFileName(rec *RunRecord) string {
 // SaveRun stores r in the cache's runs folder. The file name starts with
 // the start time, so names sort by time.
 func SaveRun(store *cache.Store, r *RunRecord) error {
+	return saveRun(store, r, true)
+}
+
+// saveRun is SaveRun, with the record's own fsync only when durable is set.
+func saveRun(store *cache.Store, r *RunRecord, durable bool) error {
 	data, err := encodeRun(r)
 	if err != nil {
 		return err
 	}
-	return writeRun(store, r, data, true)
+	return writeRun(store, r, data, durable)
 }
 
 func encodeRun(r *RunRecord) ([]byte, error) {

@@ -38,6 +38,7 @@ func startFakeGCS(t *testing.T, server, bucket string) string {
 	if err := os.Mkdir(filepath.Join(data, bucket), 0o755); err != nil {
 		t.Fatal(err)
 	}
+
 	host := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(server, "-backend", "memory", "-scheme", "http", "-host", "127.0.0.1",
 		"-port", fmt.Sprint(port), "-public-host", host, "-data", data, "-log-level", "error")
@@ -50,6 +51,8 @@ func startFakeGCS(t *testing.T, server, bucket string) string {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+
+	// Ready once it answers a bucket listing.
 	for deadline := time.Now().Add(pollLimit); ; {
 		resp, err := http.Get("http://" + host + "/storage/v1/b")
 		if err == nil {
@@ -66,7 +69,7 @@ func startFakeGCS(t *testing.T, server, bucket string) string {
 // TestGCSRemoteHandOver builds mlb and mlb-gcs as a user would, and checks
 // that mlb hands a command with a gs:// remote over to mlb-gcs: a build
 // uploads to an emulated bucket and a fresh clone restores from it. Without
-// mlb-gcs, the same command fails and says how to build it.
+// mlb-gcs, the same command fails with the way to build it.
 func TestGCSRemoteHandOver(t *testing.T) {
 	server := findFakeGCS()
 	if server == "" {

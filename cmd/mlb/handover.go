@@ -16,7 +16,7 @@ var mayHandOver bool
 
 // handOver replaces this process with the helper program that has the
 // driver for a remote, run with the same arguments. It returns only when
-// it cannot, with an error that says how to install the helper.
+// it cannot, with an error that explains how to install the helper.
 func handOver(he *remote.HelperError) error {
 	path := findHelper(he.Helper)
 	if path != "" && mayHandOver {
