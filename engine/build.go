@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		Params:   g.Params.JSON(),
 		Targets:  opts.Targets,
 	}
-	st := newBuildState(w)
+	st := newBuildState(w, g)
 
 	opts.Remote.begin(selected, opts.Targets)
 	results := w.schedule(ctx, selected, opts, st)
@@ -115,12 +116,14 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	rec.Git = <-gitDone
 
 	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
+		// No stage ran, so no source was queued for early storing.
+		_, _ = st.sources.finish()
 		if base := w.lastRunFile(rec.Hash); base != "" {
 			return rec, w.recordRepeat(st, g, rec, base)
 		}
 	}
 
-	rec.Sources, err = w.storeSources(g, rec.Stages, st.memo)
+	rec.Sources, err = w.storeSources(g, rec.Stages, st.memo, st.sources)
 	if err != nil {
 		slog.Warn("run cannot be reproduced from the cache alone", "err", err)
 	}
@@ -298,6 +301,9 @@ func hostname() string {
 // gitState returns the workspace's git commit and dirty flag, or nil when
 // the workspace is not in a git repository or git is not installed.
 func gitState(dir string) *GitState {
+	if !inGitRepo(dir) {
+		return nil
+	}
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
 		return nil
@@ -306,4 +312,28 @@ func gitState(dir string) *GitState {
 	status, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
 	st.Dirty = err != nil || len(strings.TrimSpace(string(status))) > 0
 	return st
+}
+
+// inGitRepo reports whether dir or a folder above it has a .git entry, or
+// the environment names a repository. Outside a repository this saves
+// starting git, which costs more CPU time than a no-op build of a
+// hundred stages.
+func inGitRepo(dir string) bool {
+	if os.Getenv("GIT_DIR") != "" || os.Getenv("GIT_WORK_TREE") != "" {
+		return true
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return true
+	}
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }

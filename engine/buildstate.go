@@ -10,15 +10,17 @@ import (
 // state, loaded when first needed, the memo of action results, and the
 // outputs of the stages that finished.
 type buildState struct {
-	last *lazyLastBuilt
-	memo *resultMemo
+	last    *lazyLastBuilt
+	memo    *resultMemo
+	sources *earlySources // sources of stages that ran, stored during the build
 
 	mu       sync.Mutex
 	produced map[string]Input // file outputs of finished stages, by path
 }
 
-func newBuildState(w *Workspace) *buildState {
-	return &buildState{last: &lazyLastBuilt{w: w}, memo: w.loadMemo(), produced: map[string]Input{}}
+func newBuildState(w *Workspace, g *Graph) *buildState {
+	memo := w.loadMemo()
+	return &buildState{last: &lazyLastBuilt{w: w}, memo: memo, sources: newEarlySources(w, g, memo), produced: map[string]Input{}}
 }
 
 // finished records the file outputs of a stage that is now up to date.

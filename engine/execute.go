@@ -78,6 +78,7 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 		return fail(err)
 	}
 	w.keepForeignOutputs(s, last)
+	st.sources.add(s.Name, parts)
 	opts.Events.StageStarted(s.Name, "running")
 	if err := w.execute(ctx, s, opts, r); err != nil {
 		return fail(err)
@@ -169,11 +170,12 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 			return fmt.Errorf("create workdir: %w", err)
 		}
 	}
+	group := w.groups.get(w.runningDir())
 	res, runErr := stages.Run(ctx, stages.Command{
 		Argv: s.Argv, Shell: s.Shell, Dir: dir, Env: env,
-		Output: logFile, Timeout: s.Timeout,
-		GroupFile: filepath.Join(w.runningDir(), s.Name),
+		Output: logFile, Timeout: s.Timeout, Group: group,
 	})
+	w.groups.put(group)
 	r.ExitCode = res.ExitCode
 	if runErr != nil {
 		r.LogTail = stages.Tail(logPath, logTailLines)

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -39,6 +42,9 @@ func (w *Workspace) checkInputsUnchanged(s *Stage, before *KeyParts) error {
 // workspace through a symlink, where removing and writing the output would
 // touch files that are not the workspace's.
 func (w *Workspace) checkOutputPath(o PathRef) error {
+	if w.plainFolders(o.Path) {
+		return nil
+	}
 	root, err := filepath.EvalSymlinks(w.Root)
 	if err != nil {
 		return err
@@ -62,6 +68,31 @@ func (w *Workspace) checkOutputPath(o PathRef) error {
 		return fmt.Errorf("output %s (%s) lies in %s through a symlink, outside the workspace: replace the symlink by a folder or change the output path", o.Name, o.Path, real)
 	}
 	return nil
+}
+
+// plainFolders reports whether the folders that exist on the way from
+// the workspace down to rel's folder are all real folders, not symlinks.
+// The output then lies inside the workspace, whatever the workspace's own
+// path resolves to, and checkOutputPath needs none of the dozen lstat
+// calls that resolving both paths from / costs. It returns false, leaving
+// the decision to the full check, for anything else.
+func (w *Workspace) plainFolders(rel string) bool {
+	if rel == "" || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
+		return false
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		fi, err := os.Lstat(w.Abs(rel[:i]))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return true // the rest is created as plain folders
+		case err != nil, fi.Mode()&fs.ModeSymlink != 0:
+			return false
+		}
+	}
+	return true
 }
 
 // keepForeignOutputs stores a copy of each existing output of a stage that

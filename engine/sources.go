@@ -20,21 +20,16 @@ const sourceWriters = 8
 // and scripts. With them and the pipeline file in the store, a run can be
 // reproduced from its hash alone on any machine that shares the cache.
 // It returns the sources sorted by path.
-func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo) ([]cache.Output, error) {
-	produced := map[string]bool{}
-	for _, s := range g.Stages {
-		for _, o := range s.Outputs {
-			produced[o.Path] = true
-		}
+func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo, early *earlySources) ([]cache.Output, error) {
+	done, err := early.finish()
+	if err != nil {
+		return nil, err
 	}
-	// Collect each source once, then store the ones the memo does not
-	// know on several goroutines.
-	type pending struct {
-		in    Input
-		stage string
-	}
+	produced := producedPaths(g)
+	// Collect each source once, then store the ones that neither the memo
+	// nor early knows on several goroutines.
 	seen := map[string]bool{}
-	var todo []pending
+	var todo []pendingSource
 	for _, r := range runs {
 		if r.Parts == nil {
 			continue
@@ -45,13 +40,17 @@ func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo) (
 				continue
 			}
 			seen[in.Path] = true
-			todo = append(todo, pending{in, r.Name})
+			todo = append(todo, pendingSource{in, r.Name})
 		}
 	}
 	sources := make([]cache.Output, len(todo))
 	var eg errgroup.Group
 	eg.SetLimit(sourceWriters)
 	for i, p := range todo {
+		if out, ok := done[p.in.Path]; ok && out.Digest == p.in.Digest {
+			sources[i] = out
+			continue
+		}
 		if size, ok := memo.storedSource(p.in.Digest); ok {
 			sources[i] = cache.Output{Name: p.in.Path, Path: p.in.Path, Kind: p.in.Kind, Perm: p.in.Perm, Digest: p.in.Digest, Size: size}
 			continue

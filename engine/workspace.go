@@ -46,6 +46,8 @@ type Workspace struct {
 	lock  *os.File
 	store *cache.Lock // shared, so garbage collection waits for the build
 	dir   *cache.Root // Root, open for statting inputs; nil when it cannot be
+
+	groups groupFiles // records of the process groups of running stages
 }
 
 // OpenWorkspace opens the workspace at root and its cache, which lives in
@@ -120,6 +122,7 @@ func (w *Workspace) runningDir() string {
 
 // Close saves the file index and releases the lock.
 func (w *Workspace) Close() error {
+	w.groups.removeAll()
 	err := w.Index.Save()
 	if w.dir != nil {
 		w.dir.Close()

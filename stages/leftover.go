@@ -9,21 +9,58 @@ import (
 	"syscall"
 )
 
-// A group file records a running command's process group, so that the next
-// build can stop what a killed mlb left running. It holds the group id and
-// the leader's start time in clock ticks since boot, from /proc, which tells
-// the original group apart from a later one that reuses the id.
+// A GroupFile records a running command's process group, so that the next
+// build can stop what a killed mlb left running. While a command runs it
+// holds the group id and the leader's start time in clock ticks since boot,
+// from /proc, which tells the original group apart from a later one that
+// reuses the id; between commands it is empty.
+//
+// One file serves the commands that one build worker runs one after
+// another, so a build creates a file per worker, not one per command. On
+// ext4 without a journal, creating a file soon after many were deleted
+// scans past every recently freed inode, so the files a build does not
+// create also make later ones cheaper.
+type GroupFile struct {
+	f *os.File
+}
 
-func writeGroupFile(path string, pgid int) error {
+// CreateGroupFile creates an empty group file at path.
+func CreateGroupFile(path string) (*GroupFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &GroupFile{f: f}, nil
+}
+
+// record writes the group pgid, whose leader has just started, into g.
+func (g *GroupFile) record(pgid int) error {
 	start, err := startTime(pgid)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(fmt.Sprintf("%d %d\n", pgid, start)), 0o644)
+	line := fmt.Appendf(nil, "%d %d\n", pgid, start)
+	if _, err := g.f.WriteAt(line, 0); err != nil {
+		return err
+	}
+	return g.f.Truncate(int64(len(line)))
+}
+
+// clear empties g after its command's group is gone.
+func (g *GroupFile) clear() { _ = g.f.Truncate(0) }
+
+// Remove closes and deletes g.
+func (g *GroupFile) Remove() error {
+	name := g.f.Name()
+	err := g.f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // StopLeftovers kills the process groups recorded in the group files in
-// dir and removes the files. Call it only while holding the lock that the
+// dir and removes the files. Empty files name no group. Call it only while holding the lock that the
 // builds which write those files hold, so that every file belongs to a
 // build that is gone. It returns how many groups it signalled.
 //

@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,9 +23,9 @@ type Command struct {
 	Output  io.Writer     // receives stdout and stderr, interleaved
 	Timeout time.Duration // zero means none
 
-	// GroupFile, when set, names a file that records the command's process
-	// group while it runs; StopLeftovers reads it after a crash.
-	GroupFile string
+	// Group, when set, records the command's process group while it runs;
+	// StopLeftovers reads it after a crash.
+	Group *GroupFile
 }
 
 // Result describes a finished process.
@@ -50,7 +53,8 @@ func Run(ctx context.Context, c Command) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.CommandContext(ctx, lookPath(argv[0]), argv[1:]...)
+	cmd.Args[0] = argv[0]
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
 	cmd.Stdout = c.Output
@@ -66,10 +70,10 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	if err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	if c.GroupFile != "" {
-		// Best effort: without the file, only a crash leaves strays.
-		if writeGroupFile(c.GroupFile, cmd.Process.Pid) == nil {
-			defer os.Remove(c.GroupFile)
+	if c.Group != nil {
+		// Best effort: without the record, only a crash leaves strays.
+		if c.Group.record(cmd.Process.Pid) == nil {
+			defer c.Group.clear()
 		}
 	}
 	err = cmd.Wait()
@@ -99,3 +103,28 @@ type InterruptedError struct{ Cause error }
 func (e *InterruptedError) Error() string { return "interrupted, stopped with its process group" }
 
 func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// lookPaths holds the programs lookPath found, by PATH and name.
+var lookPaths sync.Map
+
+// lookPath returns the path of the program name as exec.LookPath finds it
+// on PATH, looked up once per process and value of PATH. exec.Command would search PATH
+// again for each of a build's thousand stages; every stage under a shell
+// starts "sh", and a search costs a stat per PATH entry. A name with a
+// slash, or one not found, is returned as it is, for exec to handle and
+// report.
+func lookPath(name string) string {
+	if strings.ContainsRune(name, '/') {
+		return name
+	}
+	key := os.Getenv("PATH") + "\x00" + name
+	if p, ok := lookPaths.Load(key); ok {
+		return p.(string)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil || !filepath.IsAbs(p) {
+		return name
+	}
+	lookPaths.Store(key, p)
+	return p
+}

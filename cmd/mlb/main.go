@@ -15,5 +15,6 @@ func main() {
 // exit status. Tests call it in place of a separate binary.
 func Main() int {
 	mayHandOver = true
+	tuneGC()
 	return run(os.Args[1:], os.Stdout, os.Stderr)
 }
