@@ -31,7 +31,8 @@ type Index struct {
 	path string
 
 	// paths and entries are the index file's contents, sorted by path.
-	// They are read-only after LoadIndex.
+	// They are read-only once loaded.
+	loaded  sync.Once
 	paths   []string
 	entries []indexEntry
 
@@ -107,20 +108,30 @@ const racyWindow = time.Second
 
 // LoadIndex reads the index file at path. A missing, unreadable, damaged or
 // out-of-date index is an empty index: the cost is only re-hashing.
+//
+// The file is read on first use, not here: a build that finds every stage
+// up to date from its no-op stamp never needs it.
 func LoadIndex(path string) *Index {
-	ix := &Index{path: path, recorded: map[string]*recordedDir{}}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ix
-	}
-	if paths, entries, err := decodeIndex(data); err == nil {
-		ix.paths, ix.entries = paths, entries
-	}
-	return ix
+	return &Index{path: path, recorded: map[string]*recordedDir{}}
+}
+
+// load reads the index file once. Every method that reads paths or
+// entries calls it first.
+func (ix *Index) load() {
+	ix.loaded.Do(func() {
+		data, err := os.ReadFile(ix.path)
+		if err != nil {
+			return
+		}
+		if paths, entries, err := decodeIndex(data); err == nil {
+			ix.paths, ix.entries = paths, entries
+		}
+	})
 }
 
 // Save writes the index atomically if it changed since it was loaded or
-// last saved. Racy entries are left out. The file is renamed into place
+// last saved. Racy entries are left out. Only recording makes it dirty,
+// and recording loads the file first. The file is renamed into place
 // but not synced: a file torn by a crash fails its checksum and loads as
 // an empty index.
 func (ix *Index) Save() error {
@@ -194,6 +205,7 @@ func (ix *Index) Lookup(path string, fi fs.FileInfo) (Digest, bool) {
 // lookup returns the digest of path's entry if the entry has the stat data
 // of want. It ignores want's digest.
 func (ix *Index) lookup(path string, want indexEntry) (Digest, bool) {
+	ix.load()
 	dir, _ := splitIndexPath(path)
 	span := indexSpan{hi: len(ix.paths)}
 	if ix.count.Load() > 0 {
@@ -220,6 +232,7 @@ type indexSpan struct {
 // Lookups in a span may miss a file recorded after the span was made,
 // which costs at most hashing the file again.
 func (ix *Index) span(prefix string) indexSpan {
+	ix.load()
 	lo, _ := slices.BinarySearch(ix.paths, prefix)
 	n := sort.Search(len(ix.paths)-lo, func(i int) bool { return !strings.HasPrefix(ix.paths[lo+i], prefix) })
 	span := indexSpan{lo: lo, hi: lo + n, skip: len(prefix)}
@@ -291,6 +304,7 @@ func (ix *Index) record(path string, e indexEntry) {
 // recordAll records the entries of batch under one lock, and sets their
 // racy fields. A batch of one folder's files in path order costs least.
 func (ix *Index) recordAll(batch []recordedEntry) {
+	ix.load()
 	cutoff := time.Now().Add(-racyWindow).UnixNano()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

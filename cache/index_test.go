@@ -202,6 +202,7 @@ func TestIndexCorruptFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			ix := LoadIndex(indexPath)
+			ix.load()
 			if n := len(ix.entries); n != 0 {
 				t.Errorf("damaged index loaded with %d entries, want none", n)
 			}
@@ -470,6 +471,7 @@ func TestIndexRecordAnyOrder(t *testing.T) {
 	}
 
 	loaded := LoadIndex(indexPath)
+	loaded.load()
 	slices.Sort(paths)
 	if !slices.Equal(loaded.paths, paths) {
 		t.Fatalf("saved paths differ:\n%q\nwant\n%q", loaded.paths, paths)

@@ -174,12 +174,14 @@ func BenchmarkIndexLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if loaded := LoadIndex(indexPath); len(loaded.entries) != 100000 {
+	loaded := LoadIndex(indexPath)
+	loaded.load()
+	if len(loaded.entries) != 100000 {
 		b.Fatalf("index file contains %d entries, want 100000", len(loaded.entries))
 	}
 	b.SetBytes(st.Size())
 	for b.Loop() {
-		LoadIndex(indexPath)
+		LoadIndex(indexPath).load()
 	}
 }
 

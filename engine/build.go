@@ -67,6 +67,9 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if opts.Env == nil {
 		opts.Env = os.Environ()
 	}
+	if rec, err := w.quickNoop(g, opts); rec != nil || err != nil {
+		return rec, err
+	}
 	// git runs in two child processes; start them now and use their result
 	// only if the run gets a new record.
 	gitDone := make(chan *GitState, 1)
@@ -119,7 +122,11 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		// No stage ran, so no source was queued for early storing.
 		_, _ = st.sources.finish()
 		if base := w.lastRunFile(rec.Hash); base != "" {
-			return rec, w.recordRepeat(st, g, rec, base)
+			if err := w.recordRepeat(st, g, rec, base); err != nil {
+				return rec, err
+			}
+			w.saveNoop(g, opts, rec, base)
+			return rec, nil
 		}
 	}
 

@@ -81,7 +81,7 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 	path := filepath.Join(root, StateDir, compiledFile)
 	if keyErr == nil {
 		if g := readCompiled(path, key, root, text); g != nil {
-			g.fromCache = true
+			g.fromCache, g.key = true, key
 			return g, g.Pipeline, nil
 		}
 	}
@@ -124,6 +124,9 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 		_ = writeCompiled(path, key, cg)
 	}
 	if light, err := cg.graph(root, text); err == nil {
+		if keyErr == nil {
+			light.key = key
+		}
 		return light, light.Pipeline, nil
 	}
 	return g, p, nil

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/mlbuild/mlb/cache"
 )
 
 // Stage is an evaluated stage: every expression resolved to plain values.
@@ -50,6 +52,10 @@ type Graph struct {
 	byName   map[string]*Stage
 
 	fromCache bool // decoded from the workspace's cached graph, not parsed
+
+	// key digests everything the graph was resolved from (compiledKey);
+	// zero when it could not be computed or resolution warned.
+	key cache.Digest
 }
 
 // Stage returns the stage named name, or nil.

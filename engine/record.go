@@ -39,7 +39,8 @@ type RunRecord struct {
 	// short record; ListRuns fills in the shared parts.
 	Repeats string `json:"repeats,omitempty"`
 
-	file string // name of the record's file in the runs folder
+	file  string // name of the record's file in the runs folder
+	quick bool   // found up to date from the no-op stamp
 }
 
 // GitState is the commit the workspace was at, and whether it had changes.
