@@ -95,18 +95,13 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 		prev := debug.SetMemoryLimit(parseMemoryLimit)
 		defer debug.SetMemoryLimit(prev)
 	}
-	p, diags := LoadSource(root, text)
-	if p == nil || diags.HasErrors() {
-		return nil, p, diags
+	g, p, diags := resolveSource(root, text, src, true)
+	if len(diags) > 0 {
+		// The split parse keeps no navigation data for quoting; parse
+		// again for the diagnostics' sake.
+		g, p, diags = resolveSource(root, text, src, false)
 	}
-	params, d := p.ResolveParams(src)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, p, diags
-	}
-	g, d := p.Resolve(params)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if g == nil || diags.HasErrors() {
 		return nil, p, diags
 	}
 	if len(diags) > 0 {
@@ -130,6 +125,27 @@ func LoadGraph(root string, src ParamSources) (*Graph, *Pipeline, hcl.Diagnostic
 		return light, light.Pipeline, nil
 	}
 	return g, p, nil
+}
+
+// resolveSource parses text, the pipeline of the workspace at root, and
+// resolves it with the params from src, parsing on several cores when
+// split is set. The graph is nil when there are errors.
+func resolveSource(root string, text []byte, src ParamSources, split bool) (*Graph, *Pipeline, hcl.Diagnostics) {
+	p, diags := loadSource(root, text, split)
+	if p == nil || diags.HasErrors() {
+		return nil, p, diags
+	}
+	params, d := p.ResolveParams(src)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, p, diags
+	}
+	g, d := p.Resolve(params)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, p, diags
+	}
+	return g, p, diags
 }
 
 // compiledKey digests everything resolution reads. A params file that

@@ -69,30 +69,24 @@ func benchPipeline(layers, width int) []byte {
 }
 
 // BenchmarkLoadResolve parses and resolves a pipeline of 1,000 stages, as
-// a command does when the workspace has no cached graph for it.
+// a command does when the workspace has no cached graph for it: in one
+// piece, and split over the cores as LoadGraph parses it.
 func BenchmarkLoadResolve(b *testing.B) {
 	root := b.TempDir()
 	src := benchPipeline(10, 100)
-	if err := os.WriteFile(filepath.Join(root, PipelineFile), src, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(src)))
-	for b.Loop() {
-		p, diags := Load(root)
-		if diags.HasErrors() {
-			b.Fatal(diags)
-		}
-		params, diags := p.ResolveParams(ParamSources{})
-		if diags.HasErrors() {
-			b.Fatal(diags)
-		}
-		g, diags := p.Resolve(params)
-		if diags.HasErrors() {
-			b.Fatal(diags)
-		}
-		if len(g.Stages) != 1000 {
-			b.Fatalf("resolved %d stages, want 1000", len(g.Stages))
-		}
+	for _, split := range []bool{false, true} {
+		b.Run(fmt.Sprintf("split=%v", split), func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				g, _, diags := resolveSource(root, src, ParamSources{}, split)
+				if diags.HasErrors() {
+					b.Fatal(diags)
+				}
+				if len(g.Stages) != 1000 {
+					b.Fatalf("resolved %d stages, want 1000", len(g.Stages))
+				}
+			}
+		})
 	}
 }
 

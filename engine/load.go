@@ -52,11 +52,28 @@ func Load(root string) (*Pipeline, hcl.Diagnostics) {
 // LoadSource parses src as the mlb.hcl of the workspace at root, as Load
 // does; reproducing a run loads the pipeline source stored with it.
 func LoadSource(root string, src []byte) (*Pipeline, hcl.Diagnostics) {
+	return loadSource(root, src, false)
+}
+
+// loadSource is LoadSource, parsing a large file on several cores when
+// split is set (see parseSplit). A split parse drops the navigation data
+// that diagnostics quote, so a caller that gets diagnostics from it loads
+// again without split before it shows them.
+func loadSource(root string, src []byte, split bool) (*Pipeline, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 
 	// Ranges name the file relative to the workspace, so messages read the
 	// same wherever the workspace lives.
-	file, diags := parser.ParseHCL(src, PipelineFile)
+	var file *hcl.File
+	var diags hcl.Diagnostics
+	if split {
+		if file, _ = parseSplit(src); file != nil {
+			parser.AddFile(PipelineFile, file)
+		}
+	}
+	if file == nil {
+		file, diags = parser.ParseHCL(src, PipelineFile)
+	}
 	p := &Pipeline{Root: root, Source: src, Parser: parser}
 	if diags.HasErrors() {
 		return p, diags
