@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/zeebo/blake3"
@@ -17,6 +18,12 @@ import (
 type Store struct {
 	root    string
 	written atomic.Bool // an entry was renamed into place since the last Sync
+
+	// fresh lists the entries renamed into place since the last Sync, up
+	// to syncOneByOne of them; nil after more.
+	freshMu sync.Mutex
+	fresh   []string
+	many    bool
 }
 
 // ErrNotFound is returned, possibly wrapped, when a blob or action result is
@@ -169,6 +176,7 @@ func (s *Store) commit(tmp *os.File, name string) error {
 // when it does not exist yet. On failure it removes tmp.
 func (s *Store) rename(tmp, name string) error {
 	s.written.Store(true)
+	s.noteFresh(name)
 	err := os.Rename(tmp, name)
 	if errors.Is(err, os.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(name), 0o755); err == nil {

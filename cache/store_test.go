@@ -236,3 +236,40 @@ func TestStorePutFileConcurrent(t *testing.T) {
 		t.Errorf("blob folder holds %v, want one blob", blobs)
 	}
 }
+
+// Sync flushes a few fresh entries one by one and many with one syncfs,
+// and forgets them either way.
+func TestSyncFreshEntries(t *testing.T) {
+	tests := []struct {
+		name    string
+		entries int
+		many    bool
+	}{
+		{"none", 0, false},
+		{"a few", 3, false},
+		{"at the limit", syncOneByOne, false},
+		{"more", syncOneByOne + 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			for i := range tt.entries {
+				if _, err := s.PutBytes([]byte(fmt.Sprintf("entry %d", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.freshMu.Lock()
+			fresh, many := len(s.fresh), s.many
+			s.freshMu.Unlock()
+			if many != tt.many || !many && fresh != tt.entries {
+				t.Errorf("before Sync: %d fresh entries, many = %v; want %d, %v", fresh, many, tt.entries, tt.many)
+			}
+			if err := s.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.fresh) != 0 || s.many || s.written.Load() {
+				t.Errorf("after Sync: %d fresh entries, many = %v, written = %v; want none", len(s.fresh), s.many, s.written.Load())
+			}
+		})
+	}
+}
