@@ -3,9 +3,11 @@ package cache
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -148,5 +150,29 @@ func TestMissingBlobs(t *testing.T) {
 	want := []Digest{fileOut.Digest, inner}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("MissingBlobs = %v, want %v", got, want)
+	}
+}
+
+// Data large enough to be compressed in several frames decodes back whole.
+func TestEncodeCompressedSplitFrames(t *testing.T) {
+	type record struct {
+		Lines []string `json:"lines"`
+	}
+	for _, n := range []int{10, 40000} {
+		in := record{}
+		for i := range n {
+			in.Lines = append(in.Lines, fmt.Sprintf("line %d of a record long enough to split", i))
+		}
+		data, err := EncodeCompressed(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out record
+		if err := DecodeCompressed(data, &out); err != nil {
+			t.Fatalf("%d lines: %v", n, err)
+		}
+		if !slices.Equal(in.Lines, out.Lines) {
+			t.Errorf("%d lines: decoded %d lines that differ", n, len(out.Lines))
+		}
 	}
 }
