@@ -11,7 +11,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
-	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mlbuild/mlb/cache"
@@ -124,7 +123,7 @@ func (r *Remote) upload(ctx context.Context, store *cache.Store, d cache.Digest)
 	defer stop()
 	wctx, abort := context.WithCancel(watched)
 	defer abort()
-	w, err := bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/zstd"})
+	w, err := bucket.NewWriter(wctx, key, zstdContentType)
 	if err != nil {
 		return r.wrap(op, r.timedOut(watched, err))
 	}
@@ -198,7 +197,7 @@ func (r *Remote) download(ctx context.Context, store *cache.Store, ref BlobRef) 
 	if err != nil {
 		return err
 	}
-	rd, err := bucket.NewReader(watched, blobKey(ref.Digest), nil)
+	rd, err := bucket.NewReader(watched, blobKey(ref.Digest))
 	if err != nil {
 		err = r.wrapRead(op, r.timedOut(watched, err))
 		if errors.Is(err, cache.ErrNotFound) {

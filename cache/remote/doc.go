@@ -1,8 +1,10 @@
 // Package remote shares mlb's cache through a bucket, so that CI jobs and
-// teammates reuse what anyone already built. Buckets are opened through
-// gocloud.dev/blob: s3:// (AWS S3 or any S3-compatible server), gs://
-// (Google Cloud Storage), azblob:// (Azure Blob Storage) and file:// (a
-// folder, such as a network share).
+// teammates reuse what anyone already built. Cloud buckets are opened
+// through gocloud.dev/blob: s3:// (AWS S3 or any S3-compatible server),
+// gs:// (Google Cloud Storage) and azblob:// (Azure Blob Storage). Their
+// drivers are linked only with the mlb_cloud build tag. Without it, Open
+// returns a *HelperError that names the program to hand the command over
+// to. file:// (a folder, such as a network share) needs no driver.
 //
 // # Layout
 //
@@ -17,7 +19,7 @@
 // # Guarantees
 //
 //   - Every object is written whole or not at all: S3, GCS and Azure make
-//     an object visible only when its upload completes, and fileblob
+//     an object visible only when its upload completes, and a file remote
 //     writes a temporary file and renames it. A failed upload is aborted
 //     before it completes.
 //   - Writers upload an action result only after every blob it names, and

@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
-	_ "gocloud.dev/blob/fileblob"  // file:// URLs
-	_ "gocloud.dev/blob/s3blob"    // s3:// URLs
-	"gocloud.dev/gcerrors"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/mlbuild/mlb/cache"
@@ -47,10 +43,14 @@ type Options struct {
 
 // Remote is an open remote cache. It is safe for concurrent use.
 type Remote struct {
-	mu      sync.Mutex
-	bucket  *blob.Bucket // nil until the first request opens it
-	openURL string       // the URL gocloud opens
-	prefix  string       // the folder in the bucket, with a trailing slash
+	mu     sync.Mutex
+	bucket bucket // nil until the first request opens it
+
+	// The bucket's location: a folder for a file URL, else a cloud URL
+	// without its path, which becomes a prefix of every key.
+	folder   *fileConfig // nil for a cloud URL
+	cloudURL string      // the URL gocloud opens
+	prefix   string      // the folder in the bucket, "" or ending in a slash
 
 	name    string   // the URL without user info or query, for messages
 	raw     string   // the URL as given, to hide in error messages
@@ -71,7 +71,9 @@ type Remote struct {
 // Open opens the remote cache at rawURL. It checks the URL and sets up the
 // client but does not contact the remote; the first request does. For
 // s3://, gs:// and azblob:// URLs the host is the bucket and the path, if
-// any, a folder in it. A file:// URL names a folder, created if missing.
+// any, a folder in it; a program built without the mlb_cloud tag checks
+// that much and returns a *HelperError. A file:// URL names a folder,
+// created if missing (see parseFileURL for its query parameters).
 func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
 	name := Redact(rawURL)
 	u, err := url.Parse(rawURL)
@@ -86,47 +88,33 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
 		return nil, fmt.Errorf("remote URL %s contains user info: remove it, and give credentials through the environment or the cloud SDK's configuration files", name)
 	}
 
-	// The path of a cloud URL is a folder inside the bucket. gocloud would
-	// ignore it, so it becomes a key prefix.
-	var prefix string
+	r := &Remote{name: name, raw: rawURL, timeout: opts.Timeout}
 	switch u.Scheme {
 	case "s3", "gs", "azblob":
-		if u.Scheme == "gs" && !gcsLinked {
-			return nil, &HelperError{URL: name, Helper: GCSHelper}
-		}
 		if u.Host == "" {
 			return nil, fmt.Errorf("remote URL %s names no bucket: use %s://BUCKET[/FOLDER]", name, u.Scheme)
 		}
-		prefix = strings.Trim(u.Path, "/")
+		if !cloudLinked {
+			return nil, &HelperError{URL: name, Helper: CloudHelper}
+		}
+
+		// The path of a cloud URL is a folder inside the bucket. gocloud
+		// would ignore it, so it becomes a key prefix.
+		if prefix := strings.Trim(u.Path, "/"); prefix != "" {
+			r.prefix = prefix + "/"
+		}
 		u.Path, u.RawPath = "", ""
+		r.cloudURL = u.String()
 	case "file":
-		if (u.Host != "" && u.Host != ".") || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
-			return nil, fmt.Errorf("remote URL %s: a file URL needs an absolute path: use file:///ABSOLUTE/PATH", name)
+		c, err := parseFileURL(u, name)
+		if err != nil {
+			return nil, err
 		}
-		q := u.Query()
-		defaults := map[string]string{
-			"create_dir": "true",
-			// Temporary files beside the final ones, so that the rename
-			// that commits a file never crosses file systems.
-			"no_tmp_dir": "true",
-			// mlb reads no object attributes, so the sidecar files would
-			// only double the file count.
-			"metadata": "skip",
-		}
-		for k, v := range defaults {
-			if !q.Has(k) {
-				q.Set(k, v)
-			}
-		}
-		u.RawQuery = q.Encode()
+		r.folder = &c
 	default:
 		return nil, fmt.Errorf("unsupported remote URL %s: use s3://, gs://, azblob:// or file://", name)
 	}
 
-	r := &Remote{name: name, raw: rawURL, timeout: opts.Timeout, openURL: u.String()}
-	if prefix != "" {
-		r.prefix = prefix + "/"
-	}
 	for _, s := range opts.Secrets {
 		if s != "" {
 			r.secrets = append(r.secrets, s)
@@ -144,12 +132,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
 	// A cloud client is set up without a request, so a wrong parameter
 	// fails here. A folder is opened at the first request instead: a
 	// share that is not mounted is a failing remote, not a wrong URL.
-	if u.Scheme == "file" {
-		for k := range u.Query() {
-			if !fileParams[k] {
-				return nil, fmt.Errorf("invalid remote URL %s: unknown query parameter %q", name, k)
-			}
-		}
+	if r.folder != nil {
 		return r, nil
 	}
 	if _, err := r.open(ctx); err != nil {
@@ -158,26 +141,22 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Remote, error) {
 	return r, nil
 }
 
-// fileParams are the query parameters gocloud.dev/blob/fileblob v0.49
-// accepts.
-var fileParams = map[string]bool{
-	"create_dir": true, "base_url": true, "secret_key_path": true,
-	"metadata": true, "no_tmp_dir": true, "dir_file_mode": true,
-}
-
 // open returns the bucket, opening it on the first call that succeeds.
-func (r *Remote) open(ctx context.Context) (*blob.Bucket, error) {
+func (r *Remote) open(ctx context.Context) (bucket, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.bucket != nil {
 		return r.bucket, nil
 	}
-	b, err := blob.OpenBucket(ctx, r.openURL)
+	var b bucket
+	var err error
+	if r.folder != nil {
+		b, err = openFileBucket(*r.folder)
+	} else {
+		b, err = openCloud(ctx, r.cloudURL, r.prefix)
+	}
 	if err != nil {
 		return nil, r.wrap("open", err)
-	}
-	if r.prefix != "" {
-		b = blob.PrefixedBucket(b, r.prefix)
 	}
 	r.bucket = b
 	return b, nil
@@ -246,15 +225,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // wrapRead is wrap for an operation that reads an object: an object that
 // does not exist is a miss, wrapping cache.ErrNotFound.
 func (r *Remote) wrapRead(op string, err error) error {
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remote %s: %s: %w", r.name, op, cache.ErrNotFound)
 	}
 	return r.wrap(op, err)
 }
 
 // wrap turns err from an operation into an *Error with the secrets
-// scrubbed from its message. A write that reports a missing file, as
-// fileblob does when its folder is gone, is a failure like any other.
+// scrubbed from its message. A write that reports a missing file, as a
+// file remote does when its folder is gone, is a failure like any other.
 func (r *Remote) wrap(op string, err error) error {
 	var done *Error
 	if errors.As(err, &done) {
@@ -321,7 +300,7 @@ func (r *Remote) readSmall(ctx context.Context, key string, limit int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	rd, err := b.NewReader(watched, key, nil)
+	rd, err := b.NewReader(watched, key)
 	if err != nil {
 		return nil, r.timedOut(watched, err)
 	}
@@ -348,7 +327,7 @@ func (r *Remote) writeSmall(ctx context.Context, key string, data []byte) error 
 	if err != nil {
 		return err
 	}
-	err = b.WriteAll(watched, key, data, &blob.WriterOptions{ContentType: "application/zstd"})
+	err = b.WriteAll(watched, key, data, zstdContentType)
 	return r.timedOut(watched, err)
 }
 

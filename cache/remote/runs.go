@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
-
-	"gocloud.dev/blob"
 )
 
 // runSuffix ends the name of every run record.
@@ -40,20 +37,15 @@ func (r *Remote) RunNames(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	it := bucket.List(&blob.ListOptions{Prefix: "runs/"})
-	for {
-		obj, err := it.Next(watched)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, r.wrap("list run records", r.timedOut(watched, err))
-		}
+	err = bucket.List(watched, "runs/", func(key string) error {
 		touch()
-		name := strings.TrimPrefix(obj.Key, "runs/")
-		if validRunName(name) {
+		if name := strings.TrimPrefix(key, "runs/"); validRunName(name) {
 			names = append(names, name)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, r.wrap("list run records", r.timedOut(watched, err))
 	}
 	sort.Strings(names)
 	return names, nil

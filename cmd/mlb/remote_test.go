@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/build"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -21,7 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/rogpeppe/go-internal/testscript"
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/s3blob" // the scripts' direct access to the S3 server
 
 	"github.com/mlbuild/mlb/cache"
 )
@@ -39,7 +41,9 @@ const (
 
 // TestRemoteScripts runs every script in testdata/remote twice: against a
 // file:// remote, and against a real S3 server. The S3 run is skipped
-// only when the versitygw binary cannot be found.
+// only when the versitygw binary cannot be found. mlb, built without the
+// cloud drivers, hands the S3 run's commands over to mlb-cloud, which the
+// test builds and puts first on the scripts' PATH.
 func TestRemoteScripts(t *testing.T) {
 	// The scripts' mlb processes get these through the script environment;
 	// this process needs them for the remote commands' own S3 requests.
@@ -54,17 +58,22 @@ func TestRemoteScripts(t *testing.T) {
 	}
 	for _, kind := range []string{"file", "s3"} {
 		t.Run(kind, func(t *testing.T) {
-			vgw := ""
+			vgw, helperDir := "", ""
 			if kind == "s3" {
-				if vgw = findVersitygw(); vgw == "" {
+				if vgw = findServer("versitygw"); vgw == "" {
 					t.Skipf("versitygw not found on PATH or in $GOPATH/bin; install it with: %s", versitygwInstall)
 				}
+				helperDir = t.TempDir()
+				buildMLB(t, filepath.Join(helperDir, "mlb-cloud"), "mlb_cloud")
 			}
 			testscript.Run(t, testscript.Params{
 				Dir: "testdata/remote",
 				Setup: func(env *testscript.Env) error {
 					env.Setenv("CI", "true")
 					env.Setenv("HOTEL", hotel)
+					if helperDir != "" {
+						env.Setenv("PATH", helperDir+string(filepath.ListSeparator)+env.Getenv("PATH"))
+					}
 					for k, v := range s3ClientEnv() {
 						env.Setenv(k, v)
 					}
@@ -111,13 +120,13 @@ func s3ClientEnv() map[string]string {
 	}
 }
 
-// findVersitygw returns the path of the versitygw binary, from PATH or
-// from where go install puts it, or "" when it is in neither.
-func findVersitygw() string {
-	if p, err := exec.LookPath("versitygw"); err == nil {
+// findServer returns the path of the test server binary name, from PATH
+// or from where go install puts it, or "" when it is in neither.
+func findServer(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	p := filepath.Join(build.Default.GOPATH, "bin", "versitygw")
+	p := filepath.Join(build.Default.GOPATH, "bin", name)
 	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 		return p
 	}
@@ -282,18 +291,112 @@ func (tr *testRemote) close() {
 	_ = os.RemoveAll(tr.dir)
 }
 
-// bucket opens the remote's storage directly, beside mlb, for scripts
+// objects opens the remote's storage directly, beside mlb, for scripts
 // that damage or count what it holds.
-func (tr *testRemote) bucket(ctx context.Context) (*blob.Bucket, error) {
+func (tr *testRemote) objects(ctx context.Context) (testObjects, error) {
 	if tr.kind == "file" {
-		return fileblob.OpenBucket(filepath.Join(tr.dir, "store"), &fileblob.Options{Metadata: fileblob.MetadataDontWrite, NoTempDir: true})
+		return folderObjects(filepath.Join(tr.dir, "store")), nil
 	}
 	b, err := blob.OpenBucket(ctx, "s3://"+testBucket+"?"+tr.s3Query())
 	if err != nil {
 		return nil, err
 	}
-	return blob.PrefixedBucket(b, testFolder+"/"), nil
+	return bucketObjects{blob.PrefixedBucket(b, testFolder+"/")}, nil
 }
+
+// testObjects is direct access to the objects of a test remote.
+type testObjects interface {
+	// keys returns the keys of the objects under prefix, without the
+	// temporary files of writes under way.
+	keys(ctx context.Context, prefix string) ([]string, error)
+	exists(ctx context.Context, key string) (bool, error)
+	read(ctx context.Context, key string) ([]byte, error)
+	write(ctx context.Context, key string, data []byte) error
+	remove(ctx context.Context, key string) error
+	close() error
+}
+
+// folderObjects is a file remote's folder, which stores each object in a
+// file at its key's path.
+type folderObjects string
+
+func (f folderObjects) path(key string) string {
+	return filepath.Join(string(f), filepath.FromSlash(key))
+}
+
+func (f folderObjects) keys(_ context.Context, prefix string) ([]string, error) {
+	var keys []string
+	err := filepath.WalkDir(string(f), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(string(f), p)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) && !strings.HasSuffix(key, ".tmp") {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	return keys, err
+}
+
+func (f folderObjects) exists(_ context.Context, key string) (bool, error) {
+	_, err := os.Stat(f.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (f folderObjects) read(_ context.Context, key string) ([]byte, error) {
+	return os.ReadFile(f.path(key))
+}
+
+// write replaces the object in place, which is enough for a test that
+// runs while no mlb writes.
+func (f folderObjects) write(_ context.Context, key string, data []byte) error {
+	return os.WriteFile(f.path(key), data, 0o644)
+}
+
+func (f folderObjects) remove(_ context.Context, key string) error { return os.Remove(f.path(key)) }
+func (f folderObjects) close() error                               { return nil }
+
+// bucketObjects is an S3 remote's bucket, through gocloud.dev/blob.
+type bucketObjects struct{ b *blob.Bucket }
+
+func (o bucketObjects) keys(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	it := o.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !obj.IsDir {
+			keys = append(keys, obj.Key)
+		}
+	}
+}
+
+func (o bucketObjects) exists(ctx context.Context, key string) (bool, error) {
+	return o.b.Exists(ctx, key)
+}
+
+func (o bucketObjects) read(ctx context.Context, key string) ([]byte, error) {
+	return o.b.ReadAll(ctx, key)
+}
+
+func (o bucketObjects) write(ctx context.Context, key string, data []byte) error {
+	return o.b.WriteAll(ctx, key, data, nil)
+}
+
+func (o bucketObjects) remove(ctx context.Context, key string) error { return o.b.Delete(ctx, key) }
+func (o bucketObjects) close() error                                 { return o.b.Close() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -337,25 +440,15 @@ func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 
-	b, err := tr.bucket(ctx)
+	objs, err := tr.objects(ctx)
 	ts.Check(err)
-	defer b.Close()
+	defer objs.close()
 	switch args[0] {
 	case "count":
 		for _, prefix := range []string{"blobs/", "actions/", "runs/"} {
-			n := 0
-			it := b.List(&blob.ListOptions{Prefix: prefix})
-			for {
-				obj, err := it.Next(ctx)
-				if err == io.EOF {
-					break
-				}
-				ts.Check(err)
-				if !obj.IsDir && !strings.HasSuffix(obj.Key, ".tmp") {
-					n++
-				}
-			}
-			fmt.Fprintf(ts.Stdout(), "%s %d\n", strings.TrimSuffix(prefix, "/"), n)
+			keys, err := objs.keys(ctx, prefix)
+			ts.Check(err)
+			fmt.Fprintf(ts.Stdout(), "%s %d\n", strings.TrimSuffix(prefix, "/"), len(keys))
 		}
 	case "corrupt", "garble", "delete":
 		if len(args) != 2 {
@@ -364,34 +457,30 @@ func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
 		data, err := os.ReadFile(ts.MkAbs(args[1]))
 		ts.Check(err)
 		key := blobKeyOf(cache.SumBytes(data))
-		if ok, err := b.Exists(ctx, key); err != nil || !ok {
+		if ok, err := objs.exists(ctx, key); err != nil || !ok {
 			ts.Fatalf("remote has no blob for %s (%s): %v", args[1], key, err)
 		}
 		switch args[0] {
 		case "delete":
-			ts.Check(b.Delete(ctx, key))
+			ts.Check(objs.remove(ctx, key))
 		case "garble":
-			ts.Check(b.WriteAll(ctx, key, []byte("these bytes are not zstd"), nil))
+			ts.Check(objs.write(ctx, key, []byte("these bytes are not zstd")))
 		case "corrupt":
 			bad := append([]byte(nil), data...)
 			bad[0] ^= 0xff
 			enc, err := zstd.NewWriter(nil)
 			ts.Check(err)
-			ts.Check(b.WriteAll(ctx, key, enc.EncodeAll(bad, nil), nil))
+			ts.Check(objs.write(ctx, key, enc.EncodeAll(bad, nil)))
 		}
 	case "rewrite-action":
 		if len(args) != 3 {
 			ts.Fatalf("usage: remote rewrite-action OLD NEW")
 		}
+		keys, err := objs.keys(ctx, "actions/")
+		ts.Check(err)
 		n := 0
-		it := b.List(&blob.ListOptions{Prefix: "actions/"})
-		for {
-			obj, err := it.Next(ctx)
-			if err == io.EOF {
-				break
-			}
-			ts.Check(err)
-			data, err := b.ReadAll(ctx, obj.Key)
+		for _, key := range keys {
+			data, err := objs.read(ctx, key)
 			ts.Check(err)
 			var ar cache.ActionResult
 			ts.Check(cache.DecodeCompressed(data, &ar))
@@ -405,7 +494,7 @@ func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
 			if changed {
 				data, err := cache.EncodeAction(&ar)
 				ts.Check(err)
-				ts.Check(b.WriteAll(ctx, obj.Key, data, nil))
+				ts.Check(objs.write(ctx, key, data))
 				n++
 			}
 		}

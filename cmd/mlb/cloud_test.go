@@ -3,27 +3,32 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"go/build"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 )
 
-// findFakeGCS returns the path of fake-gcs-server, a Cloud Storage
-// emulator, from PATH or from where go install puts it, or "".
-func findFakeGCS() string {
-	if p, err := exec.LookPath("fake-gcs-server"); err == nil {
-		return p
+// buildMLB builds mlb with the given build tags into out, as make build
+// does, with the race detector when this test binary has it.
+func buildMLB(t *testing.T, out, tags string) {
+	t.Helper()
+	args := []string{"build", "-tags", tags, "-o", out}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race")
+			}
+		}
 	}
-	p := filepath.Join(build.Default.GOPATH, "bin", "fake-gcs-server")
-	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-		return p
+	cmd := exec.Command("go", append(args, ".")...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, b)
 	}
-	return ""
 }
 
 // startFakeGCS starts the emulator on 127.0.0.1 with one empty bucket and
@@ -52,7 +57,7 @@ func startFakeGCS(t *testing.T, server, bucket string) string {
 		_ = cmd.Wait()
 	})
 
-	// Ready once it answers a bucket listing.
+	// Ready once it responds to a bucket listing.
 	for deadline := time.Now().Add(pollLimit); ; {
 		resp, err := http.Get("http://" + host + "/storage/v1/b")
 		if err == nil {
@@ -66,22 +71,20 @@ func startFakeGCS(t *testing.T, server, bucket string) string {
 	}
 }
 
-// TestGCSRemoteHandOver builds mlb and mlb-gcs as a user would, and checks
-// that mlb hands a command with a gs:// remote over to mlb-gcs: a build
-// uploads to an emulated bucket and a fresh clone restores from it. Without
-// mlb-gcs, the same command fails with the way to build it.
-func TestGCSRemoteHandOver(t *testing.T) {
-	server := findFakeGCS()
+// TestCloudHandOver builds mlb and mlb-cloud as a user would, and checks
+// that mlb hands a command with a gs:// remote over to mlb-cloud: a build
+// uploads to an emulated bucket and a fresh clone restores from it.
+// Without mlb-cloud, or with one built without the cloud drivers, the
+// same command fails with the way to build it. TestRemoteScripts covers
+// the hand-over of s3:// remotes.
+func TestCloudHandOver(t *testing.T) {
+	server := findServer("fake-gcs-server")
 	if server == "" {
 		t.Skip("fake-gcs-server is not installed: run make test-deps")
 	}
 	bin := t.TempDir()
-	for _, b := range []struct{ out, tags string }{{"mlb", ""}, {"mlb-gcs", "mlb_gcs"}} {
-		out, err := exec.Command("go", "build", "-tags", b.tags, "-o", filepath.Join(bin, b.out), ".").CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build %s: %v\n%s", b.out, err, out)
-		}
-	}
+	buildMLB(t, filepath.Join(bin, "mlb"), "")
+	buildMLB(t, filepath.Join(bin, "mlb-cloud"), "mlb_cloud")
 	host := startFakeGCS(t, server, "team-cache")
 
 	pipeline := `stage "upper" {
@@ -129,17 +132,28 @@ func TestGCSRemoteHandOver(t *testing.T) {
 		t.Errorf("restored out.txt = %q, %v; want %q", got, err, "HELLO\n")
 	}
 
-	// Without the helper beside mlb or on PATH.
-	if err := os.Remove(filepath.Join(bin, "mlb-gcs")); err != nil {
-		t.Fatal(err)
-	}
+	// A helper built without the cloud drivers would hand over to itself.
+	buildMLB(t, filepath.Join(bin, "mlb-cloud"), "")
 	noHelper := append(env, "PATH=/usr/bin:/bin")
 	out, err = mlb(newClone(), noHelper, "build", "--remote", url)
 	if err == nil {
-		t.Fatalf("build without mlb-gcs succeeded:\n%s", out)
+		t.Fatalf("build with an mlb-cloud that lacks the drivers succeeded:\n%s", out)
 	}
-	want := "remote " + url + " needs mlb-gcs, and there is none in " + bin + " or on PATH: build it with make build"
+	want := "remote " + url + " needs mlb-cloud, but " + filepath.Join(bin, "mlb-cloud") + " was built without the mlb_cloud build tag: rebuild it with make build"
 	if !strings.Contains(out, want) {
-		t.Errorf("build without mlb-gcs printed:\n%s\nwant it to contain %q", out, want)
+		t.Errorf("build with an mlb-cloud that lacks the drivers printed:\n%s\nwant it to contain %q", out, want)
+	}
+
+	// Without the helper beside mlb or on PATH.
+	if err := os.Remove(filepath.Join(bin, "mlb-cloud")); err != nil {
+		t.Fatal(err)
+	}
+	out, err = mlb(newClone(), noHelper, "build", "--remote", url)
+	if err == nil {
+		t.Fatalf("build without mlb-cloud succeeded:\n%s", out)
+	}
+	want = "remote " + url + " needs mlb-cloud, and there is none in " + bin + " or on PATH: build it with make build, or with go build -tags mlb_cloud -o mlb-cloud ./cmd/mlb"
+	if !strings.Contains(out, want) {
+		t.Errorf("build without mlb-cloud printed:\n%s\nwant it to contain %q", out, want)
 	}
 }

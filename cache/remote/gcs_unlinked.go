@@ -1,6 +1,0 @@
-//go:build !mlb_gcs
-
-package remote
-
-// gcsLinked reports whether this program has the gs:// driver.
-const gcsLinked = false
