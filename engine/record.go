@@ -29,8 +29,8 @@ type RunRecord struct {
 	Params   json.RawMessage    `json:"params"`
 	Targets  []string           `json:"targets,omitempty"`
 	Status   string             `json:"status"` // "succeeded" or "failed"
-	Stages   stageRuns          `json:"stages"`
-	Sources  sourceList         `json:"sources,omitempty"` // source inputs, stored in the cache
+	Stages   []*StageRun        `json:"stages"`
+	Sources  []cache.Output     `json:"sources,omitempty"` // source inputs, stored in the cache
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 
 	// Repeats names the file of an earlier record of the same run whose
