@@ -19,11 +19,16 @@ type Store struct {
 	root    string
 	written atomic.Bool // an entry was renamed into place since the last Sync
 
-	// fresh lists the entries renamed into place since the last Sync, up
-	// to syncOneByOne of them; nil after more.
-	freshMu sync.Mutex
-	fresh   []string
-	many    bool
+	// fresh counts the entries renamed into place since the last Sync,
+	// up to syncOneByOne; many is set after more. flushing counts the
+	// background flushes of those entries, flushSlots bounds how many run
+	// at once, and flushErr is the first that failed.
+	freshMu    sync.Mutex
+	fresh      int
+	many       bool
+	flushErr   error
+	flushing   sync.WaitGroup
+	flushSlots chan struct{}
 }
 
 // ErrNotFound is returned, possibly wrapped, when a blob or action result is
@@ -49,7 +54,7 @@ func OpenStore(dir string) (*Store, error) {
 			return nil, fmt.Errorf("open cache %s: %w", dir, err)
 		}
 	}
-	s := &Store{root: dir}
+	s := &Store{root: dir, flushSlots: make(chan struct{}, syncWorkers)}
 	// A new or emptied cache gets an epoch of its own, so that a
 	// workspace's memo of an earlier cache is not trusted here.
 	if s.Epoch() == "" {

@@ -259,7 +259,7 @@ func TestSyncFreshEntries(t *testing.T) {
 				}
 			}
 			s.freshMu.Lock()
-			fresh, many := len(s.fresh), s.many
+			fresh, many := s.fresh, s.many
 			s.freshMu.Unlock()
 			if many != tt.many || !many && fresh != tt.entries {
 				t.Errorf("before Sync: %d fresh entries, many = %v; want %d, %v", fresh, many, tt.entries, tt.many)
@@ -267,8 +267,8 @@ func TestSyncFreshEntries(t *testing.T) {
 			if err := s.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			if len(s.fresh) != 0 || s.many || s.written.Load() {
-				t.Errorf("after Sync: %d fresh entries, many = %v, written = %v; want none", len(s.fresh), s.many, s.written.Load())
+			if s.fresh != 0 || s.many || s.written.Load() {
+				t.Errorf("after Sync: %d fresh entries, many = %v, written = %v; want none", s.fresh, s.many, s.written.Load())
 			}
 		})
 	}

@@ -1,65 +1,76 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
-// syncOneByOne is the most entries Sync flushes one by one. Past it, one
-// syncfs(2) of the whole file system costs less than an fsync per entry:
-// a cold build of 1,000 small stages writes 12,000 entries.
+// syncOneByOne is the most entries flushed one by one between two calls
+// of Sync. Past it, one syncfs(2) of the whole file system costs less
+// than an fsync per entry: a cold build of 1,000 small stages writes
+// 12,000 entries.
 const syncOneByOne = 256
 
-// noteFresh records that the entry at path was renamed into place.
+// syncWorkers is how many entries are flushed at once.
+const syncWorkers = 4
+
+// noteFresh records that the entry at path was renamed into place, and
+// starts flushing it and its folder in the background while the build
+// goes on. Past syncOneByOne entries it stops: Sync then flushes the
+// whole file system at once.
 func (s *Store) noteFresh(path string) {
 	s.freshMu.Lock()
 	defer s.freshMu.Unlock()
 	if s.many {
 		return
 	}
-	if len(s.fresh) == syncOneByOne {
-		s.fresh, s.many = nil, true
+	if s.fresh == syncOneByOne {
+		s.many = true
 		return
 	}
-	s.fresh = append(s.fresh, path)
+	s.fresh++
+	s.flushing.Add(1)
+	go func() {
+		defer s.flushing.Done()
+		s.flushSlots <- struct{}{}
+		defer func() { <-s.flushSlots }()
+		err := errors.Join(fsyncPath(path, unix.O_RDONLY), fsyncPath(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.freshMu.Lock()
+			if s.flushErr == nil {
+				s.flushErr = err
+			}
+			s.freshMu.Unlock()
+		}
+	}()
 }
 
 // Sync makes everything written to the store so far durable. A build calls
-// it once, before it writes its run record, in place of one fsync per
-// entry as it is written. Up to syncOneByOne entries are flushed with an
-// fsync(2) each, and their folders with one each, several at a time. More
-// take one syncfs(2) of the file system the store lives on, which also
-// waits for whatever other programs wrote there: on a machine that is
-// writing a large file, that is a wait of seconds. When this process wrote
-// no entry since the last Sync it does nothing: a build that only restored
-// outputs must not wait for the file system to write them back.
+// it once, before it writes its run record. Up to syncOneByOne entries are
+// flushed one by one, each with its folder, as they are written, and Sync
+// waits for those flushes to end. More take one syncfs(2) of the file
+// system the store lives on, which also waits for whatever other programs
+// wrote there: on a machine that is writing a large file, that is a wait
+// of seconds. When this process wrote no entry since the last Sync it does
+// nothing: a build that only restored outputs must not wait for the file
+// system to write them back.
 func (s *Store) Sync() error {
 	if !s.written.Swap(false) {
 		return nil
 	}
+	s.flushing.Wait()
 	s.freshMu.Lock()
-	fresh, many := s.fresh, s.many
-	s.fresh, s.many = nil, false
+	many, err := s.many, s.flushErr
+	s.fresh, s.many, s.flushErr = 0, false, nil
 	s.freshMu.Unlock()
 	if many {
 		return s.syncAll()
 	}
-
-	var eg errgroup.Group
-	eg.SetLimit(8)
-	dirs := map[string]bool{}
-	for _, p := range fresh {
-		dirs[filepath.Dir(p)] = true
-		eg.Go(func() error { return fsyncPath(p, unix.O_RDONLY) })
-	}
-	for d := range dirs {
-		eg.Go(func() error { return fsyncPath(d, unix.O_RDONLY|unix.O_DIRECTORY) })
-	}
-	if err := eg.Wait(); err != nil {
+	if err != nil {
 		return fmt.Errorf("sync cache %s: %w", s.root, err)
 	}
 	return nil
