@@ -85,9 +85,14 @@ func HashReader(r io.Reader) (Digest, int64, error) {
 	return hashStream(r, nil)
 }
 
-// hashStream is HashReader, calling beforeLong, when it is not nil, once the
-// input proves longer than one buffer.
-func hashStream(r io.Reader, beforeLong func()) (Digest, int64, error) {
+// restHasher feeds h everything that follows the first buffer of a long
+// input, by a means other than reading r, and returns its length. With
+// done false it fed h nothing, and hashStream reads the rest from r.
+type restHasher func(h *blake3.Hasher) (n int64, done bool, err error)
+
+// hashStream is HashReader, calling rest, when it is not nil, once the
+// input proves longer than one buffer and that buffer is hashed.
+func hashStream(r io.Reader, rest restHasher) (Digest, int64, error) {
 	bp := hashBuffers.Get().(*[]byte)
 	n, err := io.ReadFull(r, *bp)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -100,19 +105,23 @@ func hashStream(r io.Reader, beforeLong func()) (Digest, int64, error) {
 		return Digest{}, int64(n), err
 	}
 
-	if beforeLong != nil {
-		beforeLong()
-	}
 	h := blake3.New()
 	_, _ = h.Write(*bp)
 	hashBuffers.Put(bp)
-	rest, err := hashOverlapped(h, r)
+	var more int64
+	done := false
+	if rest != nil {
+		more, done, err = rest(h)
+	}
+	if !done {
+		more, err = hashOverlapped(h, r)
+	}
 	if err != nil {
-		return Digest{}, int64(n) + rest, err
+		return Digest{}, int64(n) + more, err
 	}
 	var d Digest
 	h.Sum(d[:0])
-	return d, int64(n) + rest, nil
+	return d, int64(n) + more, nil
 }
 
 // readChunk is one buffer filled by hashOverlapped's reader. A non-nil err
