@@ -249,10 +249,15 @@ func TestSyncFreshEntries(t *testing.T) {
 		{"a few", 3, false},
 		{"at the limit", syncOneByOne, false},
 		{"more", syncOneByOne + 1, true},
+		{"announced", -1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
+			if tt.entries < 0 {
+				s.ExpectManyWrites()
+				tt.entries = 3
+			}
 			for i := range tt.entries {
 				if _, err := s.PutBytes([]byte(fmt.Sprintf("entry %d", i))); err != nil {
 					t.Fatal(err)

@@ -49,6 +49,16 @@ func (s *Store) noteFresh(path string) {
 	}()
 }
 
+// ExpectManyWrites tells the store that the writes to come will likely
+// pass syncOneByOne, as on a first build, so that it does not flush the
+// first of them one by one only to flush the whole file system at the end
+// anyway.
+func (s *Store) ExpectManyWrites() {
+	s.freshMu.Lock()
+	s.many = true
+	s.freshMu.Unlock()
+}
+
 // Sync makes everything written to the store so far durable. A build calls
 // it once, before it writes its run record. Up to syncOneByOne entries are
 // flushed one by one, each with its folder, as they are written, and Sync

@@ -86,6 +86,10 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		Targets:  opts.Targets,
 	}
 	st := newBuildState(w, g)
+	if len(st.memo.results) == 0 && len(selected) > 1 {
+		// A first build here, which writes an entry or more per stage.
+		w.Store.ExpectManyWrites()
+	}
 
 	opts.Remote.begin(selected, opts.Targets)
 	results := w.schedule(ctx, selected, opts, st)
