@@ -18,17 +18,7 @@ import (
 // the given stage environment, as one mlb build process would.
 func buildWithParams(t *testing.T, root string, env []string, overrides ...string) *RunRecord {
 	t.Helper()
-	g := load(t, root, ParamSources{Overrides: overrides})
-	w, err := OpenWorkspace(root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	rec, err := w.Build(context.Background(), g, BuildOptions{Env: env})
-	if err != nil {
-		t.Fatalf("build %v: %v", overrides, err)
-	}
-	return rec
+	return buildKeyed(t, root, overrides, BuildOptions{Env: env})
 }
 
 // openForHistory opens the workspace at root for the commands that read

@@ -42,10 +42,12 @@ func buildKeyed(t *testing.T, root string, params []string, opts BuildOptions) *
 		t.Fatal(err)
 	}
 	defer w.Close()
-	opts.Env = os.Environ()
+	if opts.Env == nil {
+		opts.Env = os.Environ()
+	}
 	rec, err := w.Build(context.Background(), g, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("build %v: %v", params, err)
 	}
 	return rec
 }
