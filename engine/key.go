@@ -181,6 +181,11 @@ func (w *Workspace) inputState(path string) (Input, error) {
 		return Input{}, err
 	}
 	in := Input{Path: path, Perm: fi.Mode().Perm()}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		// Hashing a device or a pipe reads until it ends, which for
+		// /dev/urandom or a FIFO nobody writes to is never.
+		return Input{}, fmt.Errorf("input %s is a %s, not a file or folder, and its contents cannot be hashed: copy the data into a file first, or read it in the command without declaring it as an input", path, fileTypeName(fi.Mode()))
+	}
 	if fi.IsDir() {
 		d, err := w.folderDigest(abs, map[string]bool{})
 		if err != nil {
@@ -415,4 +420,20 @@ func writeKeyFields(h *blake3.Hasher, values ...string) {
 		h.Write(buf)
 		h.Write([]byte(v))
 	}
+}
+
+// fileTypeName names the type of a file that is neither a regular file nor
+// a folder, for messages.
+func fileTypeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file (" + m.Type().String() + ")"
 }
