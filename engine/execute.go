@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mlbuild/mlb/cache"
@@ -152,7 +153,7 @@ func (w *Workspace) execute(ctx context.Context, s *Stage, opts BuildOptions, r 
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(logDir, s.Name+".log")
+	logPath := filepath.Join(logDir, logFileName(s.Name))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return fmt.Errorf("create log: %w", err)
@@ -263,4 +264,23 @@ func metricsOf(ar *cache.ActionResult) map[string]float64 {
 		return nil
 	}
 	return m
+}
+
+// logFileName returns the name of the log file of the stage named name.
+// A for_each key is part of the name and may hold any text, such as a
+// model name like google/flan-t5, so every byte that is not safe in a
+// file name is written as %XX, and "/" or ".." can never lead out of the
+// logs folder.
+func logFileName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		safe := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.[]=+,@", c) >= 0
+		if safe && !(c == '.' && i == 0) {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String() + ".log"
 }
