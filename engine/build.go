@@ -185,7 +185,7 @@ func (w *Workspace) saveState(st *buildState, rec *RunRecord) error {
 				lb[r.Name] = r.Parts
 			}
 		}
-		lastData = encodeLastBuilt(lb)
+		lastData = seal(encodeLastBuilt(lb))
 		return nil
 	})
 	if err := eg.Wait(); err != nil {

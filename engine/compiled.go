@@ -207,6 +207,9 @@ func readCompiled(path string, key cache.Digest, root string, text []byte) *Grap
 	if err != nil {
 		return nil
 	}
+	if data, err = unseal(data); err != nil {
+		return nil
+	}
 	cg, err := decodeCompiled(data)
 	if err != nil || cg.Key != key {
 		return nil
@@ -227,7 +230,7 @@ func writeCompiled(path string, key cache.Digest, cg *compiledGraph) error {
 	if err != nil {
 		return err
 	}
-	_, err = tmp.Write(cg.encode())
+	_, err = tmp.Write(seal(cg.encode()))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -47,6 +47,9 @@ func (w *Workspace) loadMemo() *resultMemo {
 	if err != nil {
 		return m
 	}
+	if raw, err = unseal(raw); err != nil {
+		return m
+	}
 	data, err := decodeMemo(raw)
 	if err != nil {
 		return m
@@ -121,7 +124,7 @@ func (w *Workspace) saveMemo(m *resultMemo, g *Graph, runs []*StageRun, sources 
 	if err != nil {
 		return err
 	}
-	_, err = tmp.Write(data.encode())
+	_, err = tmp.Write(seal(data.encode()))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -120,6 +120,9 @@ func (w *Workspace) readNoop(g *Graph) *noopStamp {
 	if err != nil {
 		return nil
 	}
+	if data, err = unseal(data); err != nil {
+		return nil
+	}
 	st, err := decodeNoop(data)
 	if err != nil || st.graph != g.key || st.epoch == "" || st.epoch != w.Store.Epoch() || len(st.stages) != len(g.Stages) {
 		return nil
@@ -212,7 +215,7 @@ func (w *Workspace) saveNoop(g *Graph, opts BuildOptions, rec *RunRecord, base s
 			}
 		}
 	}
-	_ = writeState(w.noopPath(), st.encode())
+	_ = writeState(w.noopPath(), seal(st.encode()))
 }
 
 func (st *noopStamp) encode() []byte {

@@ -30,6 +30,9 @@ func (w *Workspace) loadLastBuilt() lastBuilt {
 	if err != nil {
 		return lastBuilt{}
 	}
+	if data, err = unseal(data); err != nil {
+		return lastBuilt{}
+	}
 	lb, err := decodeLastBuilt(data)
 	if err != nil {
 		return lastBuilt{}
