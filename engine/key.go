@@ -93,7 +93,7 @@ func (p *KeyParts) Key() cache.ActionKey {
 		fieldBytes([]byte{byte(in.Kind)})
 		// The mode in octal, at least four digits.
 		var perm [12]byte
-		digits := strconv.AppendUint(perm[:0], uint64(in.Perm), 8)
+		digits := strconv.AppendUint(perm[:0], uint64(keyPerm(in.Perm)), 8)
 		if pad := 4 - len(digits); pad > 0 {
 			digits = append([]byte("0000"[:pad]), digits...)
 		}
@@ -266,7 +266,7 @@ func changedParts(a, b *KeyParts) []string {
 			out = append(out, fmt.Sprintf("input %s moved: %s -> %s", k, av.Path, bv.Path))
 		case av.Digest != bv.Digest:
 			out = append(out, fmt.Sprintf("input %s changed (%s)", k, bv.Path))
-		case av.Perm != bv.Perm:
+		case keyPerm(av.Perm) != keyPerm(bv.Perm):
 			out = append(out, fmt.Sprintf("input %s mode changed: %04o -> %04o (%s)", k, av.Perm, bv.Perm, bv.Path))
 		case av.Kind != bv.Kind:
 			out = append(out, fmt.Sprintf("input %s changed kind (%s)", k, bv.Path))
@@ -436,4 +436,18 @@ func fileTypeName(m fs.FileMode) string {
 		return "socket"
 	}
 	return "special file (" + m.Type().String() + ")"
+}
+
+// keyPerm is the part of an input's mode that goes into a stage key:
+// whether anyone may execute it, as git records it. The other bits follow
+// the umask of whoever wrote the file, 0644 for one user and 0664 for
+// another, and a key that held them would make two people's builds of
+// the same commit miss each other's results in a shared cache.
+// NOTE: a folder input's digest is its tree's, which still records each
+// file's full permission bits, so folder inputs keep the umask.
+func keyPerm(p fs.FileMode) fs.FileMode {
+	if p&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
 }

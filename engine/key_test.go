@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io/fs"
 	"testing"
 
 	"github.com/mlbuild/mlb/cache"
@@ -150,5 +151,32 @@ func TestKeyNilMaps(t *testing.T) {
 	b := &KeyParts{Command: []string{"true"}, Env: map[string]string{}, Params: map[string]string{}, Outputs: map[string]string{}, Inputs: map[string]Input{}}
 	if a.Key() != b.Key() {
 		t.Error("nil and empty maps give different keys")
+	}
+}
+
+// Only the execute bits of an input's mode reach the key, so that people
+// with different umasks share results.
+func TestKeyPermUmask(t *testing.T) {
+	keyWith := func(perm fs.FileMode) cache.ActionKey {
+		p := &KeyParts{Command: []string{"sh", "run.sh"}, Inputs: map[string]Input{
+			"script": {Path: "run.sh", Kind: cache.KindFile, Perm: perm, Digest: cache.SumBytes([]byte("echo"))},
+		}}
+		return p.Key()
+	}
+	tests := []struct {
+		a, b fs.FileMode
+		same bool
+	}{
+		{0o644, 0o664, true},
+		{0o644, 0o600, true},
+		{0o755, 0o775, true},
+		{0o755, 0o700, true},
+		{0o644, 0o755, false},
+		{0o600, 0o700, false},
+	}
+	for _, tt := range tests {
+		if same := keyWith(tt.a) == keyWith(tt.b); same != tt.same {
+			t.Errorf("keys with modes %04o and %04o equal: %v, want %v", tt.a, tt.b, same, tt.same)
+		}
 	}
 }
