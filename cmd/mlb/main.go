@@ -16,5 +16,6 @@ func main() {
 func Main() int {
 	mayHandOver = true
 	tuneGC()
+	keepGoingOnClosedOutput()
 	return run(os.Args[1:], os.Stdout, os.Stderr)
 }
