@@ -453,3 +453,15 @@ func TestLineageInsideFolder(t *testing.T) {
 		t.Errorf("FindLineage(abcde): error %v, want one saying the prefix is too short", err)
 	}
 }
+
+// Lineage of a source input says what it is, not that it was changed by
+// hand.
+func TestLineageOfSourceInput(t *testing.T) {
+	root := newWorkspace(t, repeatPipeline, map[string]string{"in.txt": "text\n"})
+	rec := buildWithParams(t, root, nil)
+	w := openForHistory(t, root)
+	_, err := w.FindLineage(filepath.Join(root, "in.txt"))
+	if err == nil || !strings.Contains(err.Error(), "is a source input") || !strings.Contains(err.Error(), rec.Hash[:12]) {
+		t.Errorf("FindLineage(in.txt) error = %v, want it to call in.txt a source input of run %s", err, rec.Hash[:12])
+	}
+}

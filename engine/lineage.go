@@ -67,6 +67,15 @@ func (w *Workspace) FindLineage(target string) (*Lineage, error) {
 			}
 		}
 	}
+	if rel != "" {
+		for _, rec := range runs {
+			for _, src := range rec.Sources {
+				if src.Path == rel {
+					return nil, fmt.Errorf("lineage: %s is a source input, which no stage produces; run %s read it with digest %s. Give an output path, such as one of the stage outputs that `mlb show %s` lists", rel, rec.Hash[:12], src.Digest.String()[:12], rec.Hash[:12])
+				}
+			}
+		}
+	}
 	if rel != "" && !current.IsZero() {
 		return nil, fmt.Errorf("lineage: no recorded run produced the current contents of %s (digest %s): it was changed by hand, or built with a cache that is not this one", rel, current.String()[:12])
 	}
