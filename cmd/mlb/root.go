@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -72,9 +73,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 
 	// Ctrl-C cancels the context: running stages get SIGTERM and the
-	// build records what finished.
+	// build records what finished. A second one exits at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go exitOnSecondInterrupt(ctx, finished, stderr)
 	err := root.ExecuteContext(ctx)
 	return exitCode(err, stderr)
+}
+
+// exitOnSecondInterrupt exits the process when a second Ctrl-C or SIGTERM
+// comes after the one that cancelled ctx, before the command finished.
+// Work that does not watch the context, such as hashing a large input,
+// could otherwise hold the command for minutes. Exiting is as safe as
+// kill -9: every cache entry and state file is written to a temp file and
+// renamed, stages die with mlb, and the next build stops what they left.
+func exitOnSecondInterrupt(ctx context.Context, finished <-chan struct{}, stderr io.Writer) {
+	select {
+	case <-ctx.Done():
+	case <-finished:
+		return
+	}
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	select {
+	case <-again:
+		fmt.Fprintln(stderr, "mlb: interrupted again, exiting now")
+		os.Exit(130)
+	case <-finished:
+	}
 }
