@@ -15,17 +15,7 @@ import (
 // A second Ctrl-C ends a build that is busy hashing a large input at
 // once, with status 130; the first only asks it to stop.
 func TestSecondInterruptExits(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "mlb")
-	buildMLB(t, bin, "")
-	ws := filepath.Join(dir, "ws")
-	if err := os.MkdirAll(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pipeline := "stage \"a\" {\n  inputs  = { big = \"big.bin\" }\n  outputs = { o = \"o.txt\" }\n  command = \"echo > o.txt\"\n}\n"
-	if err := os.WriteFile(filepath.Join(ws, "mlb.hcl"), []byte(pipeline), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bin, ws := binaryWorkspace(t, "stage \"a\" {\n  inputs  = { big = \"big.bin\" }\n  outputs = { o = \"o.txt\" }\n  command = \"echo > o.txt\"\n}\n")
 	// A sparse file: hashing its zeros takes many seconds.
 	f, err := os.Create(filepath.Join(ws, "big.bin"))
 	if err != nil {

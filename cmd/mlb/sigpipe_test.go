@@ -11,14 +11,7 @@ import (
 // A build whose output pipe closes after the first line finishes, records
 // its run and exits 0; a pipeline inside a stage still ends on SIGPIPE.
 func TestBuildIntoClosedPipe(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "mlb")
-	buildMLB(t, bin, "")
-	ws := filepath.Join(dir, "ws")
-	if err := os.MkdirAll(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pipeline := `
+	bin, ws := binaryWorkspace(t, `
 stage "a" {
   outputs = { o = "a.txt" }
   command = "echo a > a.txt"
@@ -28,10 +21,7 @@ stage "b" {
   outputs = { o = "b.txt" }
   command = "yes | head -3 > b.txt"
 }
-`
-	if err := os.WriteFile(filepath.Join(ws, "mlb.hcl"), []byte(pipeline), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	cmd := exec.Command("bash", "-c", `"$0" build | head -1; echo "mlb exited ${PIPESTATUS[0]}"`, bin)
 	cmd.Dir = ws
 	out, err := cmd.CombinedOutput()
@@ -48,4 +38,22 @@ stage "b" {
 	if b, _ := os.ReadFile(filepath.Join(ws, "b.txt")); string(b) != "y\ny\ny\n" {
 		t.Errorf("b.txt = %q, want three lines of y", b)
 	}
+}
+
+// binaryWorkspace builds mlb into a temporary folder, for tests that need
+// a process of its own, and makes a workspace beside it with pipeline as
+// its mlb.hcl. It returns the binary and the workspace.
+func binaryWorkspace(t *testing.T, pipeline string) (bin, ws string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin = filepath.Join(dir, "mlb")
+	buildMLB(t, bin, "")
+	ws = filepath.Join(dir, "ws")
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "mlb.hcl"), []byte(pipeline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bin, ws
 }
