@@ -90,6 +90,7 @@ func (s *Store) Restore(o Output, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("restore %s: %w", o.Path, err)
 	}
+	removeStaleRestores(path)
 	if o.Kind == KindFile {
 		return s.restoreFile(o.Digest, o.Size, o.Perm, path)
 	}
@@ -264,4 +265,22 @@ func copyVerified(dst, src *os.File, size int64) (Digest, error) {
 		return Digest{}, fmt.Errorf("blob changed while it was copied: %d bytes copied, %d hashed", copied, h.n)
 	}
 	return h.d, nil
+}
+
+// removeStaleRestores deletes the temp files and folders that restores of
+// path left when they were killed: a restore writes beside its destination,
+// and a SIGKILL in the middle leaves a hidden .NAME.restore-N there that
+// nothing reads. Only one build at a time uses a workspace, so any such
+// file is stale.
+func removeStaleRestores(path string) {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	prefix := "." + filepath.Base(path) + ".restore-"
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			_ = os.RemoveAll(filepath.Join(filepath.Dir(path), e.Name()))
+		}
+	}
 }

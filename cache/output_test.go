@@ -144,6 +144,18 @@ func TestRestoreFile(t *testing.T) {
 			writeFile(t, filepath.Join(dest, "inner"), "a folder where the file belongs", 0o644)
 			return nil
 		}},
+		{"after a killed restore", 0o644, func(t *testing.T, dest string) func(*testing.T) {
+			dir, base := filepath.Dir(dest), filepath.Base(dest)
+			writeFile(t, filepath.Join(dir, "."+base+".restore-123"), "half a model", 0o600)
+			writeFile(t, filepath.Join(dir, "."+base+".restore-456", "inner"), "half a folder", 0o644)
+			writeFile(t, filepath.Join(dir, ".other.restore-789"), "another output's", 0o600)
+			return func(t *testing.T) {
+				if _, err := os.Stat(filepath.Join(dir, ".other.restore-789")); err != nil {
+					t.Errorf("the temp file of another output went: %v", err)
+				}
+				_ = os.Remove(filepath.Join(dir, ".other.restore-789"))
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,10 +188,10 @@ func TestRestoreFile(t *testing.T) {
 			if !s.Matches(o, dest, newIndex(t)) {
 				t.Error("Matches = false right after Restore")
 			}
-			assertNoRestoreTemps(t, filepath.Dir(dest))
 			if check != nil {
 				check(t)
 			}
+			assertNoRestoreTemps(t, filepath.Dir(dest))
 		})
 	}
 }
