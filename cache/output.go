@@ -279,7 +279,10 @@ func removeStaleRestores(path string) {
 	}
 	prefix := "." + filepath.Base(path) + ".restore-"
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) {
+		// The temp names end in digits only, so the temps of an output
+		// named like NAME.restore-x are not taken for NAME's.
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
 			_ = os.RemoveAll(filepath.Join(filepath.Dir(path), e.Name()))
 		}
 	}
