@@ -238,7 +238,7 @@ func TestStorePutFileConcurrent(t *testing.T) {
 }
 
 // Sync flushes a few fresh entries one by one and many with one syncfs,
-// and forgets them either way.
+// and clears its count of them either way.
 func TestSyncFreshEntries(t *testing.T) {
 	tests := []struct {
 		name    string

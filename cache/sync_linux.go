@@ -49,10 +49,9 @@ func (s *Store) noteFresh(path string) {
 	}()
 }
 
-// ExpectManyWrites tells the store that the writes to come will likely
-// pass syncOneByOne, as on a first build, so that it does not flush the
-// first of them one by one only to flush the whole file system at the end
-// anyway.
+// ExpectManyWrites marks the writes to come as likely to pass
+// syncOneByOne, as on a first build. The store then flushes none of them
+// one by one, since Sync flushes the whole file system at the end.
 func (s *Store) ExpectManyWrites() {
 	s.freshMu.Lock()
 	s.many = true

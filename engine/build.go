@@ -134,7 +134,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		}
 	}
 
-	rec.Sources, err = w.storeSources(g, rec.Stages, st.memo, st.sources)
+	rec.Sources, err = w.storeSources(rec.Stages, st.memo, st.sources)
 	if err != nil {
 		slog.Warn("run cannot be reproduced from the cache alone", "err", err)
 	}

@@ -63,8 +63,8 @@ func (e *earlySources) isSource(path string) bool {
 	return !e.produced[path] && !insideProduced(path, e.produced)
 }
 
-// add queues the sources among the inputs of stage that neither the memo
-// nor an earlier call knows.
+// add queues the sources among the inputs of stage that are neither in
+// the memo nor queued by an earlier call.
 func (e *earlySources) add(stage string, parts *KeyParts) {
 	if e == nil || parts == nil {
 		return

@@ -267,10 +267,9 @@ func metricsOf(ar *cache.ActionResult) map[string]float64 {
 }
 
 // logFileName returns the name of the log file of the stage named name.
-// A for_each key is part of the name and may hold any text, such as a
-// model name like google/flan-t5, so every byte that is not safe in a
-// file name is written as %XX, and "/" or ".." can never lead out of the
-// logs folder.
+// A for_each key is part of the name and may hold any text, such as the
+// model name google/flan-t5. Every byte that is not safe in a file name
+// is written as %XX, so "/" or ".." cannot lead out of the logs folder.
 func logFileName(name string) string {
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {

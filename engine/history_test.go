@@ -454,7 +454,7 @@ func TestLineageInsideFolder(t *testing.T) {
 	}
 }
 
-// Lineage of a source input says what it is, not that it was changed by
+// Lineage of a source input reports a source input, not a file changed by
 // hand.
 func TestLineageOfSourceInput(t *testing.T) {
 	root := newWorkspace(t, repeatPipeline, map[string]string{"in.txt": "text\n"})

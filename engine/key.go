@@ -182,8 +182,8 @@ func (w *Workspace) inputState(path string) (Input, error) {
 	}
 	in := Input{Path: path, Perm: fi.Mode().Perm()}
 	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		// Hashing a device or a pipe reads until it ends, which for
-		// /dev/urandom or a FIFO nobody writes to is never.
+		// Hashing a device or a pipe reads until it ends, and /dev/urandom
+		// or a FIFO without a writer never ends.
 		return Input{}, fmt.Errorf("input %s is a %s, not a file or folder, and its contents cannot be hashed: copy the data into a file first, or read it in the command without declaring it as an input", path, fileTypeName(fi.Mode()))
 	}
 	if fi.IsDir() {
@@ -439,10 +439,10 @@ func fileTypeName(m fs.FileMode) string {
 }
 
 // keyPerm is the part of an input's mode that goes into a stage key:
-// whether anyone may execute it, as git records it. The other bits follow
-// the umask of whoever wrote the file, 0644 for one user and 0664 for
-// another, and a key that held them would make two people's builds of
-// the same commit miss each other's results in a shared cache.
+// whether it is executable, as git records it. The other bits follow the
+// umask of the user that wrote the file, 0644 for one and 0664 for another.
+// A key with them would make two people's builds of the same commit miss
+// each other's results in a shared cache.
 // NOTE: a folder input's digest is its tree's, which still records each
 // file's full permission bits, so folder inputs keep the umask.
 func keyPerm(p fs.FileMode) fs.FileMode {

@@ -78,12 +78,12 @@ func (w *Workspace) quickNoop(g *Graph, opts BuildOptions) (*RunRecord, error) {
 		return nil, nil
 	}
 	started := time.Now().UTC()
-	gitDone := make(chan *GitState, 1)
 	st := w.readNoop(g)
 	if st == nil {
 		w.dropNoop()
 		return nil, nil
 	}
+	gitDone := make(chan *GitState, 1)
 	go func() { gitDone <- gitState(w.Root) }()
 
 	if !w.statsMatch(st) || w.lastRunFile(st.hash) != st.base {

@@ -64,8 +64,8 @@ func settledWorkspace(t *testing.T, pipeline string, files map[string]string) (s
 }
 
 // A build after one that changed nothing finds every stage up to date from
-// the stamp alone, unless a file, the graph, the options or the cache
-// changed; then it takes the usual way and gets the usual result.
+// the stamp alone. When a file, the graph, the options or the cache
+// changed, it takes the usual way and gets the usual result.
 func TestNoopStamp(t *testing.T) {
 	tests := []struct {
 		name     string

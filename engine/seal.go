@@ -6,10 +6,10 @@ import (
 )
 
 // The workspace's state files (graph.bin, results.bin, last-built.bin and
-// noop.bin) end in a CRC-32C of what precedes it. A file that a crash tore
-// or a disk flipped a bit in then reads as missing, and the command
-// rebuilds it, in place of trusting a command line, a digest or a mode
-// that nobody wrote.
+// noop.bin) end in a CRC-32C of what precedes it. A file torn by a crash
+// or with a flipped bit then reads as missing and the command rebuilds it,
+// so mlb never acts on a command line, digest or mode that mlb did not
+// write.
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

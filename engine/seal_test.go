@@ -6,9 +6,8 @@ import (
 	"testing"
 )
 
-// A state file with one byte changed reads as missing: the build does
-// the work again and gets the result it got before, in place of acting on
-// a command, digest or mode that nobody wrote.
+// A state file with one byte changed reads as missing, so the build does
+// the work again and gets the result it got before.
 func TestStateFileFlippedByte(t *testing.T) {
 	const pipeline = `
 stage "a" {

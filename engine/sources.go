@@ -20,14 +20,13 @@ const sourceWriters = 8
 // and scripts. With them and the pipeline file in the store, a run can be
 // reproduced from its hash alone on any machine that shares the cache.
 // It returns the sources sorted by path.
-func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo, early *earlySources) ([]cache.Output, error) {
+func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earlySources) ([]cache.Output, error) {
 	done, err := early.finish()
 	if err != nil {
 		return nil, err
 	}
-	produced := producedPaths(g)
-	// Collect each source once, then store the ones that neither the memo
-	// nor early knows on several goroutines.
+	// Collect each source once, then store, on several goroutines, the ones
+	// that neither early nor the memo has stored.
 	seen := map[string]bool{}
 	var todo []pendingSource
 	for _, r := range runs {
@@ -36,7 +35,7 @@ func (w *Workspace) storeSources(g *Graph, runs []*StageRun, memo *resultMemo, e
 		}
 		for _, name := range sortedKeys(r.Parts.Inputs) {
 			in := r.Parts.Inputs[name]
-			if seen[in.Path] || produced[in.Path] || insideProduced(in.Path, produced) {
+			if seen[in.Path] || !early.isSource(in.Path) {
 				continue
 			}
 			seen[in.Path] = true

@@ -10,7 +10,7 @@ import (
 )
 
 // An input that is a device or a named pipe fails its stage at once with
-// a message that says why; hashing it would read for ever.
+// the reason, because hashing it would read for ever.
 func TestSpecialFileInput(t *testing.T) {
 	tests := []struct {
 		name  string

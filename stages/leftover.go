@@ -12,8 +12,8 @@ import (
 // A GroupFile records a running command's process group, so that the next
 // build can stop what a killed mlb left running. While a command runs it
 // holds the group id and the leader's start time in clock ticks since boot,
-// from /proc, which tells the original group apart from a later one that
-// reuses the id; between commands it is empty.
+// from /proc, which distinguishes the original group from a later one
+// that reuses the id. Between commands the file is empty.
 //
 // One file serves the commands that one build worker runs one after
 // another, so a build creates a file per worker, not one per command. On

@@ -108,11 +108,10 @@ func (e *InterruptedError) Unwrap() error { return e.Cause }
 var lookPaths sync.Map
 
 // lookPath returns the path of the program name as exec.LookPath finds it
-// on PATH, looked up once per process and value of PATH. exec.Command would search PATH
-// again for each of a build's thousand stages; every stage under a shell
-// starts "sh", and a search costs a stat per PATH entry. A name with a
-// slash, or one not found, is returned as it is, for exec to handle and
-// report.
+// on PATH, looked up once per process and value of PATH. exec.Command
+// would search PATH again for each of a build's thousand stages, at a stat
+// per PATH entry, and every stage under a shell starts "sh". A name with a
+// slash, or one not found, is returned as it is, for exec to report.
 func lookPath(name string) string {
 	if strings.ContainsRune(name, '/') {
 		return name

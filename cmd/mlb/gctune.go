@@ -8,10 +8,10 @@ import (
 )
 
 // gcFloor is the heap size below which the collector does not run, unless
-// GOGC is set. Most commands finish with a live heap of a few MiB: a
-// no-op build of a thousand stages keeps about 20 MiB and, with Go's
-// default of collecting at twice the live heap, spends a tenth of its CPU
-// time in three or four collections that free little.
+// GOGC is set. Most commands finish with a live heap of a few MiB. A
+// no-op build of a thousand stages keeps about 20 MiB. With Go's default
+// of collecting at twice the live heap, it spent a tenth of its CPU time
+// in four or five collections that freed little.
 const gcFloor = 48 << 20
 
 // minHeap is the live heap the runtime assumes before the first

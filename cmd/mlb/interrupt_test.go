@@ -13,7 +13,7 @@ import (
 )
 
 // A second Ctrl-C ends a build that is busy hashing a large input at
-// once, with status 130; the first only asks it to stop.
+// once, with status 130. The first only cancels the build.
 func TestSecondInterruptExits(t *testing.T) {
 	bin, ws := binaryWorkspace(t, "stage \"a\" {\n  inputs  = { big = \"big.bin\" }\n  outputs = { o = \"o.txt\" }\n  command = \"echo > o.txt\"\n}\n")
 	// A sparse file: hashing its zeros takes many seconds.
