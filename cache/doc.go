@@ -7,6 +7,9 @@
 //   - Blob: a byte string in the store, filed under its digest. A blob is
 //     written to a temporary file while it is hashed, synced, and renamed
 //     into place, so a blob that exists under a name is complete.
+//   - Pack: one file holding many small blobs and an index of them (see
+//     pack.go). A build puts its small source files in one pack, since
+//     creating a file per blob costs more than the blob's bytes.
 //   - ActionKey: the digest that identifies one execution of a stage: its
 //     command, params, env and inputs. The engine computes it; this package
 //     only files results under it.

@@ -64,12 +64,6 @@ func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
 			return st, err
 		}
 	}
-	remove := func(p string) error {
-		if dryRun {
-			return nil
-		}
-		return os.Remove(p)
-	}
 	err := filepath.WalkDir(filepath.Join(s.root, "blobs"), func(p string, de fs.DirEntry, err error) error {
 		if err != nil || de.IsDir() {
 			return err
@@ -82,9 +76,12 @@ func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
 			st.BlobBytes += fi.Size()
 		}
 		st.Blobs++
-		return remove(p)
+		return removeUnlessDry(p, dryRun)
 	})
 	if err != nil {
+		return st, err
+	}
+	if err := s.collectPacks(live, dryRun, &st); err != nil {
 		return st, err
 	}
 	err = filepath.WalkDir(filepath.Join(s.root, "actions"), func(p string, de fs.DirEntry, err error) error {
@@ -96,7 +93,7 @@ func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
 			return nil
 		}
 		st.Actions++
-		return remove(p)
+		return removeUnlessDry(p, dryRun)
 	})
 	if err != nil {
 		return st, err
@@ -105,8 +102,50 @@ func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
 	for _, e := range entries {
 		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > tempMaxAge {
 			st.TempFiles++
-			_ = remove(filepath.Join(s.root, "tmp", e.Name()))
+			_ = removeUnlessDry(filepath.Join(s.root, "tmp", e.Name()), dryRun)
 		}
 	}
 	return st, nil
+}
+
+// collectPacks rewrites each pack that holds blobs not in live without
+// them, and removes packs whose index cannot be read, which hold nothing
+// a build can find.
+func (s *Store) collectPacks(live *Live, dryRun bool, st *GCStats) error {
+	for _, pf := range s.listPacks() {
+		n, size, err := s.rewritePack(pf, func(d Digest) bool { return live.Blobs[d] }, dryRun)
+		if err != nil {
+			return err
+		}
+		st.Blobs += n
+		st.BlobBytes += size
+	}
+	entries, _ := os.ReadDir(s.packsDir())
+	for _, e := range entries {
+		s.packs.mu.RLock()
+		known := s.packs.files[e.Name()] != nil
+		s.packs.mu.RUnlock()
+		if known {
+			continue
+		}
+		path := filepath.Join(s.packsDir(), e.Name())
+		if pf, err := openPack(path); err == nil {
+			// A pack written since the listing above.
+			pf.f.Close()
+			continue
+		}
+		st.TempFiles++
+		if err := removeUnlessDry(path, dryRun); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeUnlessDry deletes the file at p, unless dryRun.
+func removeUnlessDry(p string, dryRun bool) error {
+	if dryRun {
+		return nil
+	}
+	return os.Remove(p)
 }

@@ -180,6 +180,11 @@ func validTreePath(p string) bool {
 // checks its size and digest, sets its mode and renames it into place.
 func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string) error {
 	src, err := s.OpenBlob(d)
+	if errors.Is(err, ErrNotFound) {
+		if b, ok := s.packed(d); ok {
+			return s.restorePacked(d, b, size, perm, path)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -201,6 +206,31 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 		s.discard(d)
 		err = &CorruptError{What: "blob", Name: d.String(), Reason: "contents hash to " + got.String()}
 	}
+	return placeRestored(tmp, err, perm, path)
+}
+
+// restorePacked writes the packed blob d at b, verified, to a temp file
+// beside path, sets its mode and renames it into place.
+func (s *Store) restorePacked(d Digest, b packedBlob, size int64, perm fs.FileMode, path string) error {
+	if b.size != size {
+		return &CorruptError{What: "blob", Name: d.String(), Reason: fmt.Sprintf("size %d in pack %s differs from the recorded %d bytes", b.size, b.pack.name, size)}
+	}
+	data, err := s.readPacked(d, b)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".restore-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	return placeRestored(tmp, err, perm, path)
+}
+
+// placeRestored finishes a restore into the temp file tmp, whose writing
+// ended with err: it sets the mode perm and renames tmp to path, or
+// removes tmp on any failure.
+func placeRestored(tmp *os.File, err error, perm fs.FileMode, path string) error {
 	if err == nil {
 		err = tmp.Chmod(perm)
 	}

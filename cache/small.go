@@ -126,14 +126,26 @@ func (s *Store) writeEntry(name string, data []byte) error {
 	return s.rename(tmp, name)
 }
 
-// BlobSize returns the size of the blob named d, and false when there is
-// no such blob. It does not verify it.
+// BlobSize returns the size of the blob named d, loose or packed, and
+// false when there is no such blob. It does not verify it.
 func (s *Store) BlobSize(d Digest) (int64, bool) {
-	fi, err := os.Stat(s.BlobPath(d))
-	if err != nil {
+	if size, ok := s.looseSize(d); ok {
+		return size, true
+	}
+	if b, ok := s.packed(d); ok {
+		return b.size, true
+	}
+	return 0, false
+}
+
+// looseSize returns the size of the loose blob named d, and false when
+// there is none.
+func (s *Store) looseSize(d Digest) (int64, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(s.BlobPath(d), &st); err != nil {
 		return 0, false
 	}
-	return fi.Size(), true
+	return st.Size, true
 }
 
 func readFull(fd int, buf []byte) (int, error) {

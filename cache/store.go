@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,9 @@ import (
 	"github.com/zeebo/blake3"
 )
 
-// Store is the local content-addressed store: blobs under blobs/, action
-// results under actions/, run records under runs/. Its methods are safe for
+// Store is the local content-addressed store: blobs under blobs/, or many
+// small ones together in packs under packs/, action results under
+// actions/, run records under runs/. Its methods are safe for
 // concurrent use by goroutines and by other processes sharing the folder.
 type Store struct {
 	root    string
@@ -29,6 +31,8 @@ type Store struct {
 	flushErr   error
 	flushing   sync.WaitGroup
 	flushSlots chan struct{}
+
+	packs packSet
 }
 
 // ErrNotFound is returned, possibly wrapped, when a blob or action result is
@@ -49,7 +53,7 @@ func (e *CorruptError) Error() string {
 
 // OpenStore opens the store rooted at dir, creating its folders.
 func OpenStore(dir string) (*Store, error) {
-	for _, sub := range []string{"blobs", "actions", "runs", "tmp"} {
+	for _, sub := range []string{"blobs", "packs", "actions", "runs", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open cache %s: %w", dir, err)
 		}
@@ -68,16 +72,18 @@ func OpenStore(dir string) (*Store, error) {
 // Root returns the folder the store lives in.
 func (s *Store) Root() string { return s.root }
 
-// BlobPath returns where the blob with digest d lives, whether or not it exists.
+// BlobPath returns where the loose blob with digest d lives, whether or
+// not it exists. A packed blob has no path of its own.
 func (s *Store) BlobPath(d Digest) string {
 	h := d.String()
 	return filepath.Join(s.root, "blobs", h[:2], h)
 }
 
-// HasBlob reports whether a blob named d exists. It does not verify it.
+// HasBlob reports whether a blob named d exists, loose or packed. It does
+// not verify it.
 func (s *Store) HasBlob(d Digest) bool {
-	_, err := os.Stat(s.BlobPath(d))
-	return err == nil
+	_, ok := s.BlobSize(d)
+	return ok
 }
 
 // PutBytes stores b and returns its digest.
@@ -119,8 +125,9 @@ func (s *Store) PutFile(path string) (Digest, int64, error) {
 	return d, n, s.commit(tmp, s.BlobPath(d))
 }
 
-// OpenBlob opens the blob named d for reading. The caller must verify the
-// bytes if it hands them on; ReadBlob and RestoreFile do.
+// OpenBlob opens the loose blob named d for reading. The caller must
+// verify the bytes if it hands them on; ReadBlob and RestoreFile do. A
+// packed blob has no file of its own: OpenBlobReader reads either kind.
 func (s *Store) OpenBlob(d Digest) (*os.File, error) {
 	f, err := os.Open(s.BlobPath(d))
 	if errors.Is(err, os.ErrNotExist) {
@@ -129,10 +136,40 @@ func (s *Store) OpenBlob(d Digest) (*os.File, error) {
 	return f, err
 }
 
+// OpenBlobReader opens the blob named d, loose or packed, for reading,
+// and returns its size. Packed blobs are small and come verified; the
+// caller must verify a loose one if it hands the bytes on.
+func (s *Store) OpenBlobReader(d Digest) (io.ReadCloser, int64, error) {
+	f, err := s.OpenBlob(d)
+	if err == nil {
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		return f, fi.Size(), nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, 0, err
+	}
+	b, ok := s.packed(d)
+	if !ok {
+		return nil, 0, err
+	}
+	data, err := s.readPacked(d, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), int64(len(data)), nil
+}
+
 // ReadBlob returns the verified contents of the blob named d.
 func (s *Store) ReadBlob(d Digest) ([]byte, error) {
 	b, err := os.ReadFile(s.BlobPath(d))
 	if errors.Is(err, os.ErrNotExist) {
+		if pb, ok := s.packed(d); ok {
+			return s.readPacked(d, pb)
+		}
 		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
 	}
 	if err != nil {

@@ -86,6 +86,9 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		Targets:  opts.Targets,
 	}
 	st := newBuildState(w, g)
+	// Sources packed but not committed, as when a build fails before it
+	// records its run, are dropped with the pack's temp file.
+	defer st.sources.abort()
 	if len(st.memo.results) == 0 && len(selected) > 1 {
 		// A first build here, which writes an entry or more per stage.
 		w.Store.ExpectManyWrites()

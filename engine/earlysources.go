@@ -20,6 +20,7 @@ type earlySources struct {
 	w        *Workspace
 	produced map[string]bool // outputs of the graph's stages, by path
 	memo     *resultMemo
+	pack     *cache.PackWriter // where small source files go
 
 	mu      sync.Mutex
 	seen    map[string]bool
@@ -38,7 +39,7 @@ type pendingSource struct {
 }
 
 func newEarlySources(w *Workspace, g *Graph, memo *resultMemo) *earlySources {
-	e := &earlySources{w: w, produced: producedPaths(g), memo: memo, seen: map[string]bool{}, stored: map[string]cache.Output{}}
+	e := &earlySources{w: w, produced: producedPaths(g), memo: memo, pack: w.Store.NewPackWriter(), seen: map[string]bool{}, stored: map[string]cache.Output{}}
 	e.idle = sync.NewCond(&e.mu)
 	return e
 }
@@ -94,7 +95,7 @@ func (e *earlySources) work() {
 		p := e.queue[0]
 		e.queue = e.queue[1:]
 		e.mu.Unlock()
-		out, err := e.w.storeSource(p.in)
+		out, err := e.w.storeSource(p.in, e.pack)
 		e.mu.Lock()
 		if err != nil {
 			e.err = fmt.Errorf("store source input %s of stage %s: %w", p.in.Path, p.stage, err)
@@ -121,4 +122,11 @@ func (e *earlySources) finish() (map[string]cache.Output, error) {
 		e.idle.Wait()
 	}
 	return e.stored, e.err
+}
+
+// abort drops the sources packed but not committed.
+func (e *earlySources) abort() {
+	if e != nil {
+		e.pack.Abort()
+	}
 }

@@ -25,6 +25,10 @@ func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earl
 	if err != nil {
 		return nil, err
 	}
+	pack := w.Store.NewPackWriter()
+	if early != nil {
+		pack = early.pack
+	}
 	// Collect each source once, then store, on several goroutines, the ones
 	// that neither early nor the memo has stored.
 	seen := map[string]bool{}
@@ -55,7 +59,7 @@ func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earl
 			continue
 		}
 		eg.Go(func() error {
-			out, err := w.storeSource(p.in)
+			out, err := w.storeSource(p.in, pack)
 			if err != nil {
 				return fmt.Errorf("store source input %s of stage %s: %w", p.in.Path, p.stage, err)
 			}
@@ -64,21 +68,24 @@ func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earl
 		})
 	}
 	if err := eg.Wait(); err != nil {
+		pack.Abort()
 		return nil, err
+	}
+	if err := pack.Commit(); err != nil {
+		return nil, fmt.Errorf("store source inputs: %w", err)
 	}
 	sort.Slice(sources, func(i, j int) bool { return sources[i].Path < sources[j].Path })
 	return sources, nil
 }
 
-func (w *Workspace) storeSource(in Input) (cache.Output, error) {
+// storeSource stores the source input in: a small file into pack, which
+// the caller commits, anything else loose.
+func (w *Workspace) storeSource(in Input, pack *cache.PackWriter) (cache.Output, error) {
 	out := cache.Output{Name: in.Path, Path: in.Path, Kind: in.Kind, Perm: in.Perm, Digest: in.Digest}
 	if in.Kind == cache.KindFile {
-		size, ok := w.Store.BlobSize(in.Digest)
-		if !ok {
-			var err error
-			if size, err = w.Store.PutSmallFile(w.Abs(in.Path), in.Digest); err != nil {
-				return out, err
-			}
+		size, err := pack.PutSmallFile(w.Abs(in.Path), in.Digest)
+		if err != nil {
+			return out, err
 		}
 		out.Size = size
 		return out, nil

@@ -110,7 +110,7 @@ func (r *Remote) upload(ctx context.Context, store *cache.Store, d cache.Digest)
 		}
 	}
 
-	f, err := store.OpenBlob(d)
+	f, _, err := store.OpenBlobReader(d)
 	if err != nil {
 		return fmt.Errorf("upload blob %s: %w", d, err)
 	}

@@ -524,7 +524,10 @@ func checkHotelGC(t *testing.T, dir, cacheDir string, dropped, kept *engine.RunR
 	}
 	keptBlobs, droppedBlobs := needed(kept), needed(dropped)
 
-	blobsBefore := filesUnder(t, filepath.Join(cacheDir, "blobs"))
+	blobFiles := func() []string {
+		return append(filesUnder(t, filepath.Join(cacheDir, "blobs")), filesUnder(t, filepath.Join(cacheDir, "packs"))...)
+	}
+	blobsBefore := blobFiles()
 	dry := mlbIn(t, dir, "gc", "--keep-last", "1", "--dry-run")
 	if !strings.Contains(dry, "would drop run "+dropped.Hash[:12]+"\n") || !strings.Contains(dry, "would delete 1 runs") {
 		t.Errorf("gc --dry-run does not name the dropped run %s:\n%s", dropped.Hash[:12], dry)
@@ -534,18 +537,23 @@ func checkHotelGC(t *testing.T, dir, cacheDir string, dropped, kept *engine.RunR
 	if dryJSON.BlobBytes <= 0 || !strings.Contains(dry, "("+formatBytes(dryJSON.BlobBytes)+")") {
 		t.Errorf("gc --dry-run reports %d bytes in JSON; text:\n%s", dryJSON.BlobBytes, dry)
 	}
-	if got := filesUnder(t, filepath.Join(cacheDir, "blobs")); !slices.Equal(got, blobsBefore) {
+	if got := blobFiles(); !slices.Equal(got, blobsBefore) {
 		t.Fatalf("gc --dry-run deleted blobs: %d before, %d after", len(blobsBefore), len(got))
 	}
 
 	mlbIn(t, dir, "gc", "--keep-last", "1")
+	// Blobs are loose files or packed; a store opened afresh finds both.
+	store, err = cache.OpenStore(cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	gone := 0
 	for d := range droppedBlobs {
-		_, err := os.Stat(store.BlobPath(d))
+		has := store.HasBlob(d)
 		switch {
-		case keptBlobs[d] && err != nil:
-			t.Errorf("gc deleted blob %s, which the kept run needs: %v", d, err)
-		case !keptBlobs[d] && err == nil:
+		case keptBlobs[d] && !has:
+			t.Errorf("gc deleted blob %s, which the kept run needs", d)
+		case !keptBlobs[d] && has:
 			t.Errorf("gc kept blob %s, which only the dropped run needs", d)
 		case !keptBlobs[d]:
 			gone++
@@ -555,8 +563,8 @@ func checkHotelGC(t *testing.T, dir, cacheDir string, dropped, kept *engine.RunR
 		t.Errorf("the dropped run had no blob of its own: the test shows nothing")
 	}
 	for d := range keptBlobs {
-		if _, err := os.Stat(store.BlobPath(d)); err != nil {
-			t.Errorf("gc deleted blob %s of the kept run: %v", d, err)
+		if !store.HasBlob(d) {
+			t.Errorf("gc deleted blob %s of the kept run", d)
 		}
 	}
 

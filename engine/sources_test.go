@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mlbuild/mlb/cache"
+)
+
+const packedSourcesPipeline = `
+stage "join" {
+  inputs  = { a = "a.txt", b = "b.txt", c = "c.txt" }
+  outputs = { out = "out.txt" }
+  command = "cat a.txt b.txt c.txt > out.txt"
+}
+`
+
+// TestSourcesPacked checks that a build puts its small source files in
+// one pack, not in loose blobs, that a later build packs only the source
+// that changed, and that a run's sources restore from their packs.
+func TestSourcesPacked(t *testing.T) {
+	root := newWorkspace(t, packedSourcesPipeline, map[string]string{
+		"a.txt": "alpha\n", "b.txt": "beta\n", "c.txt": "gamma\n",
+	})
+	first := buildWithParams(t, root, nil)
+	w := openForHistory(t, root)
+	if got := storeFiles(t, w.Store, "packs"); len(got) != 1 {
+		t.Fatalf("packs after the first build: %v, want one", got)
+	}
+	if len(first.Sources) != 3 {
+		t.Fatalf("first run lists %d sources, want 3", len(first.Sources))
+	}
+	for _, s := range first.Sources {
+		if _, err := os.Stat(w.Store.BlobPath(s.Digest)); err == nil {
+			t.Errorf("source %s is a loose blob, not packed", s.Path)
+		}
+		if !w.Store.HasBlob(s.Digest) {
+			t.Errorf("source %s is not in the cache", s.Path)
+		}
+	}
+
+	writeFiles(t, root, map[string]string{"b.txt": "beta, changed\n"})
+	second := buildWithParams(t, root, nil)
+	if got := storeFiles(t, w.Store, "packs"); len(got) != 2 {
+		t.Fatalf("packs after the second build: %v, want two", got)
+	}
+	changed := cache.SumBytes([]byte("beta, changed\n"))
+	found := false
+	for _, s := range second.Sources {
+		found = found || s.Digest == changed
+	}
+	if !found {
+		t.Errorf("second run's sources %v lack the changed b.txt", second.Sources)
+	}
+
+	// The first run's sources restore from the first pack.
+	dest := t.TempDir()
+	for _, s := range first.Sources {
+		if err := w.Store.Restore(s, filepath.Join(dest, s.Path)); err != nil {
+			t.Fatalf("restore %s: %v", s.Path, err)
+		}
+	}
+	if got := readWorkspaceFile(t, dest, "b.txt"); got != "beta\n" {
+		t.Errorf("restored b.txt of the first run = %q, want %q", got, "beta\n")
+	}
+}
