@@ -6,6 +6,11 @@ import "github.com/hashicorp/hcl/v2"
 type CacheBlock struct {
 	Remote string // remote cache URL, empty when none
 	Range  hcl.Range
+
+	// RemoteRange is the range of the remote attribute's value, for an
+	// error about the URL. It is the zero Range when the block has no
+	// remote attribute.
+	RemoteRange hcl.Range
 }
 
 var cacheSchema = &hcl.BodySchema{
@@ -17,6 +22,7 @@ func decodeCache(block *hcl.Block) (*CacheBlock, hcl.Diagnostics) {
 	content, diags := block.Body.Content(cacheSchema)
 	if attr, ok := content.Attributes["remote"]; ok {
 		diags = append(diags, decodeString(attr, &c.Remote)...)
+		c.RemoteRange = attr.Expr.Range()
 	}
 	return c, diags
 }

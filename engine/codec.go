@@ -102,6 +102,7 @@ func (cg *compiledGraph) encode() []byte {
 		e.uint(1)
 		e.str(cg.Cache.Remote)
 		e.rng(cg.Cache.Range)
+		e.rng(cg.Cache.RemoteRange)
 	}
 	return e.buf
 }
@@ -257,7 +258,7 @@ func decodeCompiled(data []byte) (*compiledGraph, error) {
 	}
 
 	if d.uint() == 1 {
-		cg.Cache = &CacheBlock{Remote: d.str(), Range: d.rng()}
+		cg.Cache = &CacheBlock{Remote: d.str(), Range: d.rng(), RemoteRange: d.rng()}
 	}
 	if d.err != nil || len(d.data) != 0 {
 		return nil, errBadEncoding

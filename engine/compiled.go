@@ -28,7 +28,7 @@ const parseMemoryLimit = 64 << 20
 
 // compiledVersion changes whenever compiledGraph or the meaning of any of
 // its fields does.
-const compiledVersion = "mlb-compiled-graph-v2"
+const compiledVersion = "mlb-compiled-graph-v3"
 
 // compiledGraph is a resolved graph in the form it is cached in. It keeps
 // what builds and listings use, not the HCL syntax trees.

@@ -11,8 +11,12 @@ import (
 
 // compiledPipeline uses every part of a stage that the cached graph keeps:
 // object params, locals, for_each instances, argv and shell commands, env,
-// workdir, timeout, cache = false, metrics and depends_on.
+// workdir, timeout, cache = false, metrics and depends_on. It also has a
+// cache block, which the cached graph keeps with its ranges.
 const compiledPipeline = `
+cache {
+  remote = "file:///srv/mlb-cache"
+}
 param "model" {
   type    = object({ depth = number, name = string })
   default = { depth = 3, name = "tree" }

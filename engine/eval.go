@@ -65,19 +65,20 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 		instances, d := expandStage(b, base)
 		diags = append(diags, d...)
 		perKey := map[string]cty.Value{}
+		outputsDiags := &instanceDiags{block: b}
 		for _, s := range instances {
 			// Outputs with a bad reference are not evaluated: that would
 			// only report the same mistake a second time.
 			s.outputsValue = cty.EmptyObjectVal
 			if b.Outputs != nil {
 				v, d := b.Outputs.Expr.Value(evalContext(withEach(base, s.each)))
-				diags = append(diags, d...)
 				if !d.HasErrors() {
 					var dd hcl.Diagnostics
 					s.Outputs, dd = pathRefs(b.Outputs, v, true, p.Root)
-					diags = append(diags, dd...)
+					d = append(d, dd...)
 					s.outputsValue = v
 				}
+				outputsDiags.add(s.Name, d)
 			}
 			obj := cty.ObjectVal(map[string]cty.Value{"outputs": s.outputsValue})
 			if b.ForEach != nil {
@@ -90,6 +91,7 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 		if b.ForEach != nil {
 			outputObjects[b.Name] = objectOrEmpty(perKey)
 		}
+		diags = append(diags, outputsDiags.merged()...)
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -101,8 +103,21 @@ func (p *Pipeline) Resolve(params Params) (*Graph, hcl.Diagnostics) {
 	for _, s := range stages {
 		instances[s.Block.Name] = append(instances[s.Block.Name], s.Name)
 	}
+	// The instances of a block are reported together, so that a mistake
+	// they share is reported once.
+	blockDiags := map[*StageBlock]*instanceDiags{}
 	for _, s := range stages {
-		diags = append(diags, p.evalStage(s, base, stageRefs[s.Block.Name], forEachRefs[s.Block.Name], instances, localParams, params)...)
+		c := blockDiags[s.Block]
+		if c == nil {
+			c = &instanceDiags{block: s.Block}
+			blockDiags[s.Block] = c
+		}
+		c.add(s.Name, p.evalStage(s, base, stageRefs[s.Block.Name], forEachRefs[s.Block.Name], instances, localParams, params))
+	}
+	for _, b := range p.Stages {
+		if c := blockDiags[b]; c != nil {
+			diags = append(diags, c.merged()...)
+		}
 	}
 	if diags.HasErrors() {
 		return nil, diags

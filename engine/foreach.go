@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -65,6 +66,119 @@ func expandStage(b *StageBlock, base map[string]cty.Value) ([]*Stage, hcl.Diagno
 		stages = append(stages, s)
 	}
 	return stages, nil
+}
+
+// maxListedInstances is how many instance names a diagnostic lists before
+// it counts the rest, so that a mistake in a stage with hundreds of keys
+// still prints as one short paragraph.
+const maxListedInstances = 10
+
+// instanceDiags gathers the diagnostics of the instances of one stage
+// block, so that a mistake in the block is reported once, not once per
+// for_each key.
+type instanceDiags struct {
+	block *StageBlock
+	names []string          // instance names, in the order added
+	diags []hcl.Diagnostics // diags[i] are those of instance names[i]
+}
+
+// add records the diagnostics of the instance named name.
+func (c *instanceDiags) add(name string, diags hcl.Diagnostics) {
+	c.names = append(c.names, name)
+	c.diags = append(c.diags, diags)
+}
+
+// diagIdentity is the part of a diagnostic that makes two of them print
+// alike, so that they count as one mistake.
+type diagIdentity struct {
+	severity        hcl.DiagnosticSeverity
+	summary, detail string
+	subject         hcl.Range
+	context         hcl.Range
+}
+
+func identityOf(d *hcl.Diagnostic) diagIdentity {
+	id := diagIdentity{severity: d.Severity, summary: d.Summary, detail: d.Detail}
+	if d.Subject != nil {
+		id.subject = *d.Subject
+	}
+	if d.Context != nil {
+		id.context = *d.Context
+	}
+	return id
+}
+
+// merged returns the diagnostics of a block without for_each unchanged.
+// For a block with for_each it returns each distinct diagnostic once, in
+// the order first seen, with a sentence added to its detail that names the
+// instances it occurs in, or counts them when it occurs in all of them.
+func (c *instanceDiags) merged() hcl.Diagnostics {
+	if c.block.ForEach == nil {
+		var out hcl.Diagnostics
+		for _, d := range c.diags {
+			out = append(out, d...)
+		}
+		return out
+	}
+
+	type group struct {
+		diag      *hcl.Diagnostic
+		instances []string
+	}
+	var groups []*group
+	byIdentity := map[diagIdentity]*group{}
+	for i, diags := range c.diags {
+		for _, d := range diags {
+			id := identityOf(d)
+			g := byIdentity[id]
+			if g == nil {
+				g = &group{diag: d}
+				byIdentity[id] = g
+				groups = append(groups, g)
+			}
+			if n := len(g.instances); n == 0 || g.instances[n-1] != c.names[i] {
+				g.instances = append(g.instances, c.names[i])
+			}
+		}
+	}
+
+	out := make(hcl.Diagnostics, 0, len(groups))
+	for _, g := range groups {
+		d := *g.diag
+		d.Detail = strings.TrimSpace(d.Detail + " " + c.instancesSentence(d.Severity, g.instances))
+		if len(g.instances) > 1 {
+			// The expression's variables, each.key and each.value among
+			// them, hold the values of one instance only, so a renderer
+			// that prints them would show that instance as the only one.
+			d.Expression, d.EvalContext = nil, nil
+		}
+		out = append(out, &d)
+	}
+	return out
+}
+
+// instancesSentence returns the sentence that names or counts the block's
+// instances that a diagnostic occurs in.
+func (c *instanceDiags) instancesSentence(severity hcl.DiagnosticSeverity, instances []string) string {
+	kind := "error"
+	if severity == hcl.DiagWarning {
+		kind = "warning"
+	}
+	total := len(c.names)
+	switch {
+	case len(instances) == total && total > 1:
+		return fmt.Sprintf("This %s occurs in all %d for_each instances of stage %q.", kind, total, c.block.Name)
+	case len(instances) == 1:
+		return fmt.Sprintf("This %s occurs in for_each instance %s.", kind, instances[0])
+	}
+	listed := instances
+	more := ""
+	if len(listed) > maxListedInstances {
+		listed = listed[:maxListedInstances]
+		more = fmt.Sprintf(" and %d more", len(instances)-maxListedInstances)
+	}
+	return fmt.Sprintf("This %s occurs in %d of the %d for_each instances of stage %q: %s%s.",
+		kind, len(instances), total, c.block.Name, strings.Join(listed, ", "), more)
 }
 
 // withEach returns a copy of vars with each set, when it is.

@@ -32,15 +32,16 @@ type fileConfig struct {
 	dirMode   fs.FileMode // permission bits of the folders created, before the umask
 }
 
-// parseFileURL returns the folder and options of the file URL u. The query
-// parameters are those of fileblob that still mean something:
-// create_dir=BOOL (default true), dir_file_mode=MODE (default 0777, less
-// the umask), and metadata=skip and no_tmp_dir, which state what this
-// implementation always does. name is the redacted URL, for messages.
+// parseFileURL returns the folder and options of the file URL u, or a
+// *URLError when u is malformed. The query parameters are those of
+// fileblob that still mean something: create_dir=BOOL (default true),
+// dir_file_mode=MODE (default 0777, less the umask), and metadata=skip and
+// no_tmp_dir, which state what this implementation always does. name is
+// the redacted URL, for messages.
 func parseFileURL(u *url.URL, name string) (fileConfig, error) {
 	// Host "." marks a relative path, as in fileblob: file://./cache.
 	if (u.Host != "" && u.Host != ".") || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
-		return fileConfig{}, fmt.Errorf("remote URL %s: a file URL needs an absolute path: use file:///ABSOLUTE/PATH", name)
+		return fileConfig{}, &URLError{URL: name, Problem: "a file URL needs an absolute path", Fix: "use file:///ABSOLUTE/PATH"}
 	}
 	dir := filepath.FromSlash(u.Path)
 	if u.Host == "." {
@@ -58,24 +59,27 @@ func parseFileURL(u *url.URL, name string) (fileConfig, error) {
 		switch k {
 		case "create_dir":
 			if c.createDir, err = strconv.ParseBool(v); err != nil {
-				return fileConfig{}, fmt.Errorf("invalid remote URL %s: create_dir=%q: use create_dir=true or create_dir=false", name, v)
+				return fileConfig{}, &URLError{URL: name, Problem: fmt.Sprintf("create_dir=%q", v), Fix: "use create_dir=true or create_dir=false"}
 			}
 		case "dir_file_mode":
 			mode, err := strconv.ParseUint(v, 0, 32)
 			if err != nil || mode > 0o777 {
-				return fileConfig{}, fmt.Errorf("invalid remote URL %s: dir_file_mode=%q: give permission bits in octal, such as 0775", name, v)
+				return fileConfig{}, &URLError{URL: name, Problem: fmt.Sprintf("dir_file_mode=%q", v), Fix: "give permission bits in octal, such as 0775"}
 			}
 			c.dirMode = fs.FileMode(mode)
 		case "metadata":
 			if v != "skip" {
-				return fileConfig{}, fmt.Errorf("invalid remote URL %s: metadata=%q: a file remote writes no attribute files, so only metadata=skip is accepted; remove the parameter", name, v)
+				return fileConfig{}, &URLError{URL: name, Problem: fmt.Sprintf("metadata=%q", v),
+					Fix: "remove the parameter, since a file remote writes no attribute files and accepts only metadata=skip"}
 			}
 		case "no_tmp_dir":
 			if v == "" {
-				return fileConfig{}, fmt.Errorf("invalid remote URL %s: no_tmp_dir is empty: a file remote always writes temporary files beside the final ones; remove the parameter", name)
+				return fileConfig{}, &URLError{URL: name, Problem: "no_tmp_dir is empty",
+					Fix: "remove the parameter, since a file remote always writes temporary files beside the final ones"}
 			}
 		default:
-			return fileConfig{}, fmt.Errorf("invalid remote URL %s: unknown query parameter %q: a file URL takes create_dir, dir_file_mode, metadata and no_tmp_dir", name, k)
+			return fileConfig{}, &URLError{URL: name, Problem: fmt.Sprintf("unknown query parameter %q", k),
+				Fix: "use create_dir, dir_file_mode, metadata or no_tmp_dir"}
 		}
 	}
 	return c, nil

@@ -211,7 +211,7 @@ func TestParseFileURL(t *testing.T) {
 		{"file:///srv/cache?create_dir=maybe", fileConfig{}, `create_dir="maybe": use create_dir=true or create_dir=false`},
 		{"file:///srv/cache?dir_file_mode=01777", fileConfig{}, `dir_file_mode="01777": give permission bits in octal`},
 		{"file:///srv/cache?dir_file_mode=rwx", fileConfig{}, `dir_file_mode="rwx"`},
-		{"file:///srv/cache?metadata=", fileConfig{}, `only metadata=skip is accepted`},
+		{"file:///srv/cache?metadata=", fileConfig{}, `metadata="": remove the parameter`},
 		{"file:///srv/cache?no_tmp_dir=", fileConfig{}, `no_tmp_dir is empty`},
 		{"file:///srv/cache?base_url=/x&secret_key_path=k", fileConfig{}, `unknown query parameter "base_url"`},
 	}

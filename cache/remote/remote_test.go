@@ -294,9 +294,9 @@ func TestOpenURLs(t *testing.T) {
 		{"file://" + t.TempDir() + "/r?bogus=1", `unknown query parameter "bogus"`},
 		{"file://host/r", "a file URL needs an absolute path"},
 		{"file:relative/r", "a file URL needs an absolute path"},
-		{"ftp://host/r", "unsupported remote URL ftp://host/r"},
+		{"ftp://host/r", `invalid remote URL "ftp://host/r": unknown scheme "ftp": use s3://BUCKET[/FOLDER]`},
 		{"s3:///folder", "names no bucket"},
-		{"s3://AKIAEXAMPLE:hunter2secret@bucket/folder", "remote URL s3://bucket/folder contains user info"},
+		{"s3://AKIAEXAMPLE:hunter2secret@bucket/folder", `invalid remote URL "s3://bucket/folder": contains user info`},
 		{"gs://", "names no bucket"},
 	}
 	tests = append(tests, cloudOpenURLTests...)
@@ -326,7 +326,10 @@ func TestRedact(t *testing.T) {
 		"s3://user:pass@bucket/folder":                  "s3://bucket/folder",
 		"file:///srv/cache":                             "file:///srv/cache",
 		"azblob://container?sig=abc#frag":               "azblob://container",
-		"s3://bad host/%zz":                             "(unparsable URL)",
+		"s3://user:pass@bad host/%zz":                   "(unparsable URL)",
+		"s3://bad host/%zz?sig=abc":                     "(unparsable URL)",
+		"s3://bad host/%zz":                             "s3://bad host/%zz",
+		"s3://":                                         "s3://",
 	}
 	for in, want := range tests {
 		if got := Redact(in); got != want {

@@ -43,11 +43,11 @@ the cache; otherwise its outputs are kept or restored from the cache.`,
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "print what would run and why, and change nothing")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, tty or plain")
 	o.remote.addFlags(f)
-	cmd.PreRunE = func(*cobra.Command, []string) error {
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		if o.jobs < 0 {
 			return &usageError{fmt.Errorf("invalid -j %d: give a positive number of stages, or 0 for one per CPU", o.jobs)}
 		}
-		return nil
+		return o.remote.checkFlag(cmd.Flags())
 	}
 	return cmd
 }

@@ -59,10 +59,16 @@ func loadPipeline(g *globalOptions, po *paramOptions) (*loaded, error) {
 	return &loaded{ws: ws, graph: graph}, nil
 }
 
+// diagnostics returns diags as a *diagError, with the files of p to quote
+// from. A pipeline loaded from the compiled graph has no parser but keeps
+// its source, which is enough to quote a line.
 func diagnostics(p *engine.Pipeline, diags hcl.Diagnostics) error {
 	files := map[string]*hcl.File{}
-	if p != nil && p.Parser != nil {
+	switch {
+	case p != nil && p.Parser != nil:
 		files = p.Parser.Files()
+	case p != nil && p.Source != nil:
+		files[engine.PipelineFile] = &hcl.File{Bytes: p.Source}
 	}
 	return &diagError{diags: diags, files: files}
 }

@@ -23,6 +23,9 @@ check out the run to put its outputs in place.
 
 List the runs in the remote with mlb runs --remote.`,
 		Args: cobra.ExactArgs(1),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return o.remote.checkFlag(cmd.Flags())
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPull(cmd, g, o, args[0])
 		},

@@ -25,6 +25,9 @@ A build with --remote uploads what it runs by itself; push is for runs built
 without a remote. Stages whose results are not complete in the local cache
 are skipped with a warning.`,
 		Args: cobra.MaximumNArgs(1),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return o.remote.checkFlag(cmd.Flags())
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prefix := ""
 			if len(args) == 1 {

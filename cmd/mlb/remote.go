@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/mlbuild/mlb/cache/remote"
@@ -35,33 +36,79 @@ func (o *remoteOptions) addTuningFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.timeout, "remote-timeout", remote.DefaultTimeout, "give up on a remote cache request after this long without progress")
 }
 
-// resolve returns the remote cache URL: the --remote flag when it is set,
-// even to "", else $MLB_REMOTE, else the cache block of p, which may be
-// nil. An empty URL means no remote.
-func (o *remoteOptions) resolve(f *pflag.FlagSet, p *engine.Pipeline) string {
-	if f.Changed("remote") {
-		return o.url
-	}
-	if u := os.Getenv(remoteEnv); u != "" {
-		return u
-	}
-	if p != nil && p.Cache != nil {
-		return p.Cache.Remote
-	}
-	return ""
+// remoteURL is a remote cache URL with its source, so that a malformed one
+// is reported against that source. A flag or environment variable makes it
+// a usage error, and the cache block an error in the pipeline file.
+type remoteURL struct {
+	value    string
+	source   string           // "--remote" or "$MLB_REMOTE"; "" for the cache block
+	pipeline *engine.Pipeline // the pipeline whose cache block set value, when source is ""
 }
 
-// open opens the remote cache at url. Credentials come from the
+// flagURL returns the remote cache URL given with --remote.
+func flagURL(value string) remoteURL { return remoteURL{value: value, source: "--remote"} }
+
+// check returns the error to report when u is malformed, and nil
+// otherwise. It does not contact the remote.
+func (u remoteURL) check() error {
+	return u.invalid(remote.CheckURL(u.value))
+}
+
+// invalid turns a *remote.URLError in err into a usage error that names
+// the flag or variable that set the URL, or into a diagnostic at the cache
+// block's remote attribute. Other errors are returned unchanged.
+func (u remoteURL) invalid(err error) error {
+	var ue *remote.URLError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if u.source != "" {
+		return &usageError{fmt.Errorf("invalid %s %s: %s: %s", u.source, ue.QuotedURL(), ue.Problem, ue.Fix)}
+	}
+	return diagnostics(u.pipeline, hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid remote URL",
+		Detail:   fmt.Sprintf("remote %s: %s: %s.", ue.QuotedURL(), ue.Problem, ue.Fix),
+		Subject:  u.pipeline.Cache.RemoteRange.Ptr(),
+	}})
+}
+
+// checkFlag reports a malformed --remote value as a usage error before
+// the command does any work. An empty value turns the remote off.
+func (o *remoteOptions) checkFlag(f *pflag.FlagSet) error {
+	if !f.Changed("remote") || o.url == "" {
+		return nil
+	}
+	return flagURL(o.url).check()
+}
+
+// resolve returns the remote cache URL: the --remote flag when it is set,
+// even to "", else $MLB_REMOTE, else the cache block of p, which may be
+// nil. An empty value means no remote.
+func (o *remoteOptions) resolve(f *pflag.FlagSet, p *engine.Pipeline) remoteURL {
+	if f.Changed("remote") {
+		return flagURL(o.url)
+	}
+	if u := os.Getenv(remoteEnv); u != "" {
+		return remoteURL{value: u, source: "$" + remoteEnv}
+	}
+	if p != nil && p.Cache != nil {
+		return remoteURL{value: p.Cache.Remote, pipeline: p}
+	}
+	return remoteURL{}
+}
+
+// open opens the remote cache at u. Credentials come from the
 // environment and the cloud SDKs' configuration files, and their values
 // are kept out of every message.
-func (o *remoteOptions) open(ctx context.Context, url string) (*remote.Remote, error) {
+func (o *remoteOptions) open(ctx context.Context, u remoteURL) (*remote.Remote, error) {
 	if o.jobs < 1 {
 		return nil, &usageError{fmt.Errorf("invalid --remote-jobs %d: give at least 1", o.jobs)}
 	}
 	if o.timeout <= 0 {
 		return nil, &usageError{fmt.Errorf("invalid --remote-timeout %s: give a positive duration such as 30s", o.timeout)}
 	}
-	r, err := remote.Open(ctx, url, remote.Options{
+	r, err := remote.Open(ctx, u.value, remote.Options{
 		Jobs:    o.jobs,
 		Timeout: o.timeout,
 		Secrets: remote.EnvSecrets(os.Environ()),
@@ -70,16 +117,19 @@ func (o *remoteOptions) open(ctx context.Context, url string) (*remote.Remote, e
 	if errors.As(err, &he) {
 		return nil, handOver(he)
 	}
-	return r, err
+	if err != nil {
+		return nil, u.invalid(err)
+	}
+	return r, nil
 }
 
 // openRequired opens the remote cache a command cannot work without.
 func (o *remoteOptions) openRequired(ctx context.Context, f *pflag.FlagSet, root string) (*remote.Remote, error) {
-	url := o.resolve(f, loadCacheBlock(root))
-	if url == "" {
+	u := o.resolve(f, loadCacheBlock(root))
+	if u.value == "" {
 		return nil, &usageError{fmt.Errorf("no remote cache: give --remote URL, set $%s, or add a cache block with remote = \"URL\" to %s", remoteEnv, engine.PipelineFile)}
 	}
-	return o.open(ctx, url)
+	return o.open(ctx, u)
 }
 
 // loadCacheBlock returns the pipeline, for its cache block, to commands
@@ -123,14 +173,14 @@ func (o *buildRemoteOptions) session(ctx context.Context, f *pflag.FlagSet, p *e
 	default:
 		return nil, &usageError{fmt.Errorf("invalid --download %q: use minimal or all", o.download)}
 	}
-	url := o.resolve(f, p)
-	if url == "" && o.required {
+	u := o.resolve(f, p)
+	if u.value == "" && o.required {
 		return nil, &usageError{fmt.Errorf("--remote-required but no remote cache: give --remote URL, set $%s, or add a cache block with remote = \"URL\" to %s", remoteEnv, engine.PipelineFile)}
 	}
-	if url == "" {
+	if u.value == "" {
 		return nil, nil
 	}
-	r, err := o.open(ctx, url)
+	r, err := o.open(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -198,13 +248,14 @@ func listRuns(ctx context.Context, ws *engine.Workspace, remoteURL string) ([]*e
 		return engine.ListRuns(ws.Store)
 	}
 	o := remoteOptions{jobs: remote.DefaultJobs, timeout: remote.DefaultTimeout}
+	u := flagURL(remoteURL)
 	if remoteURL == configuredRemote {
-		remoteURL = o.resolve(pflag.NewFlagSet("", pflag.ContinueOnError), loadCacheBlock(ws.Root))
-		if remoteURL == "" {
+		u = o.resolve(pflag.NewFlagSet("", pflag.ContinueOnError), loadCacheBlock(ws.Root))
+		if u.value == "" {
 			return nil, &usageError{fmt.Errorf("no remote cache configured: give --remote=URL, set $%s, or add a cache block with remote = \"URL\" to %s", remoteEnv, engine.PipelineFile)}
 		}
 	}
-	r, err := o.open(ctx, remoteURL)
+	r, err := o.open(ctx, u)
 	if err != nil {
 		return nil, err
 	}

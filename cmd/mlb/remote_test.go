@@ -103,6 +103,7 @@ func TestRemoteScripts(t *testing.T) {
 					"clone":      cmdClone,
 					"downloaded": cmdDownloaded,
 					"capture":    cmdCapture,
+					"exitcode":   cmdExitCode,
 				},
 			})
 		})

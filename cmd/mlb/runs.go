@@ -60,6 +60,11 @@ A filter compares a metric, or a param by its dotted path, with =, !=, <,
 			if err != nil {
 				return &usageError{err}
 			}
+			if o.remote != "" && o.remote != configuredRemote {
+				if err := flagURL(o.remote).check(); err != nil {
+					return err
+				}
+			}
 			ws, err := openWorkspace(g)
 			if err != nil {
 				return err
