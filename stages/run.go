@@ -44,31 +44,22 @@ const stopGrace = 5 * time.Second
 // returns an error only when the process could not start or was stopped by
 // ctx or the timeout.
 func Run(ctx context.Context, c Command) (Result, error) {
-	argv := c.Argv
-	if len(argv) == 0 {
-		argv = []string{"sh", "-c", c.Shell}
-	}
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, lookPath(argv[0]), argv[1:]...)
-	cmd.Args[0] = argv[0]
-	cmd.Dir = c.Dir
-	cmd.Env = c.Env
-	cmd.Stdout = c.Output
-	cmd.Stderr = c.Output
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error {
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	}
-	cmd.WaitDelay = stopGrace
-
 	start := time.Now()
-	err := cmd.Start()
-	if err != nil {
-		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", argv[0], err)
+	cmd := c.startDirect(ctx)
+	if cmd == nil {
+		argv := c.Argv
+		if len(argv) == 0 {
+			argv = []string{"sh", "-c", c.Shell}
+		}
+		cmd = c.newCmd(ctx, lookPath(argv[0]), argv, c.Env, c.Output)
+		if err := cmd.Start(); err != nil {
+			return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", argv[0], err)
+		}
 	}
 	if c.Group != nil {
 		// Best effort: without the record, only a crash leaves strays.
@@ -76,7 +67,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 			defer c.Group.clear()
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	res := Result{Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
 
 	// Whatever the command left running in its group goes with it.
@@ -94,6 +85,24 @@ func Run(ctx context.Context, c Command) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// newCmd returns the command that runs the program at path with argv, in
+// c's folder and process group, with env, stdout and c's output as its
+// standard error.
+func (c Command) newCmd(ctx context.Context, path string, argv, env []string, stdout io.Writer) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Dir = c.Dir
+	cmd.Env = env
+	cmd.Stdout = stdout
+	cmd.Stderr = c.Output
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+	cmd.WaitDelay = stopGrace
+	return cmd
 }
 
 // InterruptedError reports a command stopped because its context was

@@ -1,0 +1,276 @@
+package stages
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// A shell command made only of plain words, with at most a redirection of
+// its standard output at the end, such as
+//
+//	head -q -c 16384 a.txt b.txt > out.txt
+//
+// runs without a shell: Run opens the file and starts the program itself.
+// Starting sh costs about a millisecond of CPU per stage, as much as many
+// small stage commands themselves, and for such a command the shell does
+// nothing the direct start does not do. Anything the shell would expand or
+// interpret keeps the shell: quotes, $, globs, ~, comments, pipes, lists,
+// other redirections, assignments, builtins and reserved words.
+//
+// The direct start matches what sh -c does for these commands: the same
+// argv, the program found on the command's own PATH, PWD set to the
+// working directory as dash exports it, the file created with mode 0666
+// less the umask. Where it cannot match, it does not start, and the
+// command runs under sh, which then gives its own message and status:
+// a program not on PATH, a PATH with relative entries, a file that
+// cannot be created, a program that exec(2) refuses, such as a script
+// without a #! line that sh would read itself.
+
+// directCommand is a shell command that runs without a shell.
+type directCommand struct {
+	argv   []string
+	stdout string // a file to send standard output to, or ""
+	append bool   // append to stdout instead of truncating it
+}
+
+// plainWordBytes are the bytes a word may hold to need no shell. None of
+// them is special to sh anywhere in a word.
+var plainWordBytes = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./=:,+%@" {
+		t[c] = true
+	}
+	return t
+}()
+
+// shellWords are the builtins and reserved words of POSIX sh and dash. A
+// command that starts with one keeps the shell, even when a program of
+// that name exists, as for echo, test or pwd, whose builtins differ from
+// the programs in small ways.
+var shellWords = map[string]bool{
+	".": true, ":": true, "alias": true, "bg": true, "break": true, "case": true, "cd": true,
+	"command": true, "continue": true, "do": true, "done": true, "echo": true, "elif": true,
+	"else": true, "esac": true, "eval": true, "exec": true, "exit": true, "export": true,
+	"false": true, "fc": true, "fg": true, "fi": true, "for": true, "getopts": true,
+	"hash": true, "if": true, "in": true, "jobs": true, "kill": true, "local": true,
+	"printf": true, "pwd": true, "read": true, "readonly": true, "return": true, "set": true,
+	"shift": true, "test": true, "then": true, "times": true, "trap": true, "true": true,
+	"type": true, "ulimit": true, "umask": true, "unalias": true, "unset": true,
+	"until": true, "wait": true, "while": true,
+}
+
+// parseDirect returns the command line as a directCommand, and false when
+// it needs a shell.
+func parseDirect(line string) (directCommand, bool) {
+	var dc directCommand
+	fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if strings.HasPrefix(f, ">") {
+			// Only one redirection, of standard output, as the last
+			// element, and not before any word.
+			if dc.stdout != "" || len(dc.argv) == 0 {
+				return directCommand{}, false
+			}
+			target := strings.TrimPrefix(f, ">")
+			if strings.HasPrefix(target, ">") {
+				dc.append = true
+				target = target[1:]
+			}
+			if target == "" {
+				if i+1 >= len(fields) {
+					return directCommand{}, false
+				}
+				i++
+				target = fields[i]
+			}
+			if !plainWord(target) || i != len(fields)-1 {
+				return directCommand{}, false
+			}
+			dc.stdout = target
+			continue
+		}
+		if !plainWord(f) {
+			return directCommand{}, false
+		}
+		dc.argv = append(dc.argv, f)
+	}
+	if len(dc.argv) == 0 || shellWords[dc.argv[0]] || strings.ContainsRune(dc.argv[0], '=') {
+		return directCommand{}, false
+	}
+	return dc, true
+}
+
+// plainWord reports whether w is a non-empty word that sh leaves as it is.
+func plainWord(w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if !plainWordBytes[w[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// foundPrograms caches where findProgram found a program, by PATH and
+// name. Only programs found are cached: one that a stage installs later
+// in the build is then still found.
+var foundPrograms sync.Map
+
+// findProgram returns the executable regular file that sh would run for
+// name on the search path path, and false when there is none or the path
+// has entries that are empty or relative, which depend on the working
+// directory. A name with a slash is taken as it is.
+func findProgram(path, name string) (string, bool) {
+	if strings.ContainsRune(name, '/') {
+		return name, true
+	}
+	key := path + "\x00" + name
+	if p, ok := foundPrograms.Load(key); ok {
+		return p.(string), true
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if !filepath.IsAbs(dir) {
+			return "", false
+		}
+		p := filepath.Join(dir, name)
+		var st unix.Stat_t
+		if unix.Stat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || unix.Access(p, unix.X_OK) != nil {
+			continue
+		}
+		foundPrograms.Store(key, p)
+		return p, true
+	}
+	return "", false
+}
+
+// envValue returns the value of the last entry for name in env, as
+// execve hands the last one on.
+func envValue(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// withPWD returns env with PWD set to dir, as sh exports it.
+func withPWD(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, e := range env {
+		if !strings.HasPrefix(e, "PWD=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, "PWD="+dir)
+}
+
+// openStdout opens the redirection target of dc relative to dir, as sh
+// would.
+func (dc directCommand) openStdout(dir string) (*os.File, error) {
+	p := dc.stdout
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if dc.append {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	return os.OpenFile(p, flags, 0o666)
+}
+
+// directStarts counts the commands started without a shell, for tests.
+var directStarts atomic.Int64
+
+// startDirect starts c's shell command without a shell and returns it, or
+// returns nil, having started nothing, when the command needs sh.
+func (c Command) startDirect(ctx context.Context) *exec.Cmd {
+	if len(c.Argv) != 0 {
+		return nil
+	}
+	dc, ok := parseDirect(c.Shell)
+	if !ok {
+		return nil
+	}
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	path, ok := envValue(env, "PATH")
+	if !ok {
+		return nil
+	}
+	prog, ok := findProgram(path, dc.argv[0])
+	if !ok {
+		return nil
+	}
+
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return nil
+	}
+	pwd, ok := shellPWD(env, dir)
+	if !ok {
+		return nil
+	}
+
+	stdout := c.Output
+	var f *os.File
+	if dc.stdout != "" {
+		if f, err = dc.openStdout(dir); err != nil {
+			return nil
+		}
+		stdout = f
+	}
+	cmd := c.newCmd(ctx, prog, dc.argv, withPWD(env, pwd), stdout)
+	err = cmd.Start()
+	if f != nil {
+		// The command has its own descriptor of the file now.
+		f.Close()
+	}
+	if err != nil {
+		return nil
+	}
+	directStarts.Add(1)
+	return cmd
+}
+
+// shellPWDs caches what shellPWD returned, by inherited PWD and folder.
+var shellPWDs sync.Map
+
+// shellPWD returns the PWD that dash exports when started in the folder
+// dir with env: the inherited PWD when it is an absolute path to that
+// same folder, else the folder's path with every symlink resolved.
+func shellPWD(env []string, dir string) (string, bool) {
+	inherited, _ := envValue(env, "PWD")
+	key := inherited + "\x00" + dir
+	if p, ok := shellPWDs.Load(key); ok {
+		return p.(string), true
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return "", false
+	}
+	pwd := ""
+	var ist unix.Stat_t
+	if filepath.IsAbs(inherited) && unix.Stat(inherited, &ist) == nil && ist.Dev == st.Dev && ist.Ino == st.Ino {
+		pwd = inherited
+	} else {
+		p, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return "", false
+		}
+		pwd = p
+	}
+	shellPWDs.Store(key, pwd)
+	return pwd, true
+}
