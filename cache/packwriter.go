@@ -17,7 +17,8 @@ import (
 // Its methods are safe for concurrent use.
 type PackWriter struct {
 	s       *Store
-	maxSize int64 // packMaxSize, smaller in tests
+	maxSize int64     // packMaxSize, smaller in tests
+	listed  sync.Once // the store's packs were listed
 
 	mu      sync.Mutex
 	f       *os.File // the temp file, nil before the first blob
@@ -55,9 +56,11 @@ func (p *PackWriter) PutSmallFile(path string, want Digest) (int64, error) {
 	return int64(len(data)), p.add(want, data)
 }
 
-// has reports the size of the blob d when this pack, another pack the
-// store has listed or the loose blobs hold it.
+// has reports the size of the blob d when this pack or another pack holds
+// it. It does not look for a loose blob: a stat per source cost a third
+// of packing it, and a blob both loose and packed does no harm.
 func (p *PackWriter) has(d Digest) (int64, bool) {
+	p.listed.Do(func() { p.s.refreshPacks() })
 	p.mu.Lock()
 	size, ok := p.sizes[d]
 	p.mu.Unlock()
@@ -67,7 +70,7 @@ func (p *PackWriter) has(d Digest) (int64, bool) {
 	if b, ok := p.s.packedKnown(d); ok {
 		return b.size, true
 	}
-	return p.s.looseSize(d)
+	return 0, false
 }
 
 // add appends the blob d with contents data, which the caller verified.

@@ -13,7 +13,11 @@ import (
 // build can stop what a killed mlb left running. While a command runs it
 // holds the group id and the leader's start time in clock ticks since boot,
 // from /proc, which distinguishes the original group from a later one
-// that reuses the id. Between commands the file is empty.
+// that reuses the id. Between commands the file holds only spaces.
+//
+// The record has a fixed size, padded with spaces, so that each write
+// replaces the last in place: truncating the file twice per command cost
+// as much as the write.
 //
 // One file serves the commands that one build worker runs one after
 // another, so a build creates a file per worker, not one per command. On
@@ -39,15 +43,23 @@ func (g *GroupFile) record(pgid int) error {
 	if err != nil {
 		return err
 	}
-	line := fmt.Appendf(nil, "%d %d\n", pgid, start)
-	if _, err := g.f.WriteAt(line, 0); err != nil {
-		return err
+	line := fmt.Appendf(make([]byte, 0, groupRecordSize), "%d %d", pgid, start)
+	for len(line) < groupRecordSize-1 {
+		line = append(line, ' ')
 	}
-	return g.f.Truncate(int64(len(line)))
+	_, err = g.f.WriteAt(append(line, '\n'), 0)
+	return err
 }
 
-// clear empties g after its command's group is gone.
-func (g *GroupFile) clear() { _ = g.f.Truncate(0) }
+// groupRecordSize is the size of a group file's record: two numbers of at
+// most 20 digits, a space between them, padding and a newline.
+const groupRecordSize = 48
+
+// blankGroupRecord is the record of a group file between commands.
+var blankGroupRecord = []byte(strings.Repeat(" ", groupRecordSize-1) + "\n")
+
+// clear blanks g after its command's group is gone.
+func (g *GroupFile) clear() { _, _ = g.f.WriteAt(blankGroupRecord, 0) }
 
 // Remove closes and deletes g.
 func (g *GroupFile) Remove() error {
@@ -60,7 +72,7 @@ func (g *GroupFile) Remove() error {
 }
 
 // StopLeftovers kills the process groups recorded in the group files in
-// dir and removes the files. Empty files name no group. Call it only while holding the lock that the
+// dir and removes the files. Blank files name no group. Call it only while holding the lock that the
 // builds which write those files hold, so that every file belongs to a
 // build that is gone. It returns how many groups it signalled.
 //
