@@ -31,6 +31,10 @@ type BuildOptions struct {
 	// last-built state, for builds in scratch folders.
 	NoRecord bool
 
+	// Sync says whether the build flushes what it stored before it
+	// records its run.
+	Sync SyncMode
+
 	// noStore runs stages without storing their outputs or action results,
 	// to compare a re-execution with a recorded run.
 	noStore bool
@@ -144,7 +148,7 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	if opts.NoRecord {
 		err = w.Index.Save()
 	} else {
-		err = errors.Join(w.saveState(st, rec), w.saveMemo(st.memo, g, rec.Stages, rec.Sources), w.Index.Save())
+		err = errors.Join(w.saveState(st, rec, opts.Sync.flushes(rec)), w.saveMemo(st.memo, g, rec.Stages, rec.Sources), w.Index.Save())
 	}
 	err = errors.Join(err, opts.Remote.finish(ctx, w, rec, !opts.NoRecord))
 	if err != nil {
@@ -167,15 +171,17 @@ func (w *Workspace) recordRepeat(st *buildState, g *Graph, rec *RunRecord, base 
 	return errors.Join(saveRun(w.Store, rec.short(), false), w.saveMemo(st.memo, g, rec.Stages, nil), w.Index.Save())
 }
 
-// saveState makes the build's cache entries durable, then writes rec and
-// the workspace state that points at it: the key parts of every stage
-// that is now up to date, and the record's name. The record and the state
-// are encoded while the file system is flushed, as neither waits for the
-// other.
-func (w *Workspace) saveState(st *buildState, rec *RunRecord) error {
+// saveState makes the build's cache entries durable when flush is set
+// (see SyncMode), then writes rec and the workspace state that points at
+// it: the key parts of every stage that is now up to date, and the
+// record's name. The record and the state are encoded while the file
+// system is flushed, as neither waits for the other.
+func (w *Workspace) saveState(st *buildState, rec *RunRecord, flush bool) error {
 	var eg errgroup.Group
 	var runData, lastData []byte
-	eg.Go(w.Store.Sync)
+	if flush {
+		eg.Go(w.Store.Sync)
+	}
 	eg.Go(func() (err error) {
 		runData, err = encodeRun(rec)
 		return err
@@ -194,7 +200,7 @@ func (w *Workspace) saveState(st *buildState, rec *RunRecord) error {
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	if err := writeRun(w.Store, rec, runData, true); err != nil {
+	if err := writeRun(w.Store, rec, runData, flush); err != nil {
 		return err
 	}
 	if err := writeState(w.statePath(), lastData); err != nil {

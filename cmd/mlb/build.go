@@ -79,6 +79,10 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, targets []s
 	if err != nil {
 		return &usageError{err}
 	}
+	syncMode, err := engine.ParseSyncMode(os.Getenv(engine.SyncEnv))
+	if err != nil {
+		return &usageError{err}
+	}
 	rs, err := o.remote.session(cmd.Context(), cmd.Flags(), l.graph.Pipeline, g.stderr)
 	if err != nil {
 		return err
@@ -96,6 +100,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, targets []s
 		Env:       os.Environ(),
 		Events:    ev,
 		Remote:    rs,
+		Sync:      syncMode,
 	})
 	ev.Close()
 	if rec != nil {
