@@ -39,9 +39,9 @@ const (
 	packTrailerSize = 8 + 8 + 4 + 4 + 8
 )
 
-// packBlobMax is the largest blob a pack takes; larger ones are stored
+// PackBlobMax is the largest blob a pack takes; larger ones are stored
 // loose, where a restore can clone them.
-const packBlobMax = 1 << 20
+const PackBlobMax = 1 << 20
 
 // packMaxSize is the size past which a pack writer starts a new pack, so
 // that rewriting one in garbage collection stays small.

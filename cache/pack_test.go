@@ -99,7 +99,7 @@ func TestPackRoundTrip(t *testing.T) {
 }
 
 func TestPackWriterPutSmallFile(t *testing.T) {
-	large := strings.Repeat("0123456789abcdef", packBlobMax/16+1)
+	large := strings.Repeat("0123456789abcdef", PackBlobMax/16+1)
 	tests := []struct {
 		name       string
 		content    string

@@ -37,7 +37,7 @@ func (s *Store) NewPackWriter() *PackWriter {
 
 // PutSmallFile stores the file at path, which was hashed to want, and
 // returns its size, as Store.PutSmallFile does. A regular file of at most
-// packBlobMax bytes goes into the pack; anything else is stored loose.
+// PackBlobMax bytes goes into the pack; anything else is stored loose.
 // A blob the store holds already is not stored again.
 func (p *PackWriter) PutSmallFile(path string, want Digest) (int64, error) {
 	if size, ok := p.has(want); ok {
@@ -47,13 +47,32 @@ func (p *PackWriter) PutSmallFile(path string, want Digest) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if !ok || len(data) > packBlobMax {
+	if !ok || len(data) > PackBlobMax {
 		return p.s.PutSmallFile(path, want)
 	}
 	if got := SumBytes(data); got != want {
 		return 0, changedError(path, got, want)
 	}
 	return int64(len(data)), p.add(want, data)
+}
+
+// PutRead reads the file at path whole, packs it and returns its digest,
+// for a caller that hashes a source and stores it at once. A file that is
+// not regular or is larger than PackBlobMax is an error, and nothing is
+// stored.
+func (p *PackWriter) PutRead(path string) (Digest, error) {
+	data, ok, err := readSmall(path)
+	if err != nil {
+		return Digest{}, err
+	}
+	if !ok || len(data) > PackBlobMax {
+		return Digest{}, fmt.Errorf("pack %s: not a regular file of at most %d bytes", path, PackBlobMax)
+	}
+	d := SumBytes(data)
+	if _, ok := p.has(d); ok {
+		return d, nil
+	}
+	return d, p.add(d, data)
 }
 
 // has reports the size of the blob d when this pack or another pack holds

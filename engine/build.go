@@ -93,6 +93,10 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	// Sources packed but not committed, as when a build fails before it
 	// records its run, are dropped with the pack's temp file.
 	defer st.sources.abort()
+	if !opts.noStore {
+		w.packing = st.sources
+		defer func() { w.packing = nil }()
+	}
 	if len(st.memo.results) == 0 && len(selected) > 1 {
 		// A first build here, which writes an entry or more per stage.
 		w.Store.ExpectManyWrites()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io/fs"
 	"sync"
 
 	"github.com/mlbuild/mlb/cache"
@@ -129,4 +130,21 @@ func (e *earlySources) abort() {
 	if e != nil {
 		e.pack.Abort()
 	}
+}
+
+// hashAndPack hashes the source file at abs, the workspace path path with
+// stat data fi, and packs the bytes it hashed, when it is a small regular
+// file that no stage writes. It reports false, having done nothing, for
+// anything else, and on any error, which hashing the file again reports.
+// A source is then read once, not once to hash and once to store: a
+// first build of 1,000 stages reads 10,000 sources.
+func (e *earlySources) hashAndPack(path, abs string, fi fs.FileInfo) (cache.Digest, bool) {
+	if e == nil || !fi.Mode().IsRegular() || fi.Size() > cache.PackBlobMax || !e.isSource(path) {
+		return cache.Digest{}, false
+	}
+	d, err := e.pack.PutRead(abs)
+	if err != nil {
+		return cache.Digest{}, false
+	}
+	return d, true
 }

@@ -198,8 +198,10 @@ func (w *Workspace) inputState(path string) (Input, error) {
 	// costs one stat.
 	d, ok := w.Index.Lookup(abs, fi)
 	if !ok {
-		if d, _, err = cache.HashFile(abs); err != nil {
-			return Input{}, err
+		if d, ok = w.packing.hashAndPack(path, abs, fi); !ok {
+			if d, _, err = cache.HashFile(abs); err != nil {
+				return Input{}, err
+			}
 		}
 		w.Index.Record(abs, fi, d)
 	}

@@ -48,6 +48,10 @@ type Workspace struct {
 	dir   *cache.Root // Root, open for statting inputs; nil when it cannot be
 
 	groups groupFiles // records of the process groups of running stages
+
+	// packing, during a build, packs the small source files that
+	// inputState hashes, from the bytes it hashed.
+	packing *earlySources
 }
 
 // OpenWorkspace opens the workspace at root and its cache, which lives in
