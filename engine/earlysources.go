@@ -21,7 +21,7 @@ type earlySources struct {
 	w        *Workspace
 	produced map[string]bool // outputs of the graph's stages, by path
 	memo     *resultMemo
-	pack     *cache.PackWriter // where small source files go
+	pack     *cache.PackWriter // the pack of small source files
 
 	mu      sync.Mutex
 	seen    map[string]bool
