@@ -13,6 +13,22 @@ import (
 // StoreOutput puts the file or directory at path into the store and
 // describes it as the output named name at workspace path rel.
 func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
+	return s.storeOutput(name, rel, path, ix, nil)
+}
+
+// StoreSource stores the file or folder at path, a source input at
+// workspace path rel, as StoreOutput does, except that its small files
+// and a folder's tree go into pack. They become readable together when
+// the caller commits pack, so a tree in the store still lists only
+// stored files. A first build over a folder of 100,000 small files then
+// creates a few packs, not 100,000 blobs.
+func (s *Store) StoreSource(rel, path string, ix *Index, pack *PackWriter) (Output, error) {
+	return s.storeOutput(rel, rel, path, ix, pack)
+}
+
+// storeOutput stores what is at path, loose or, when pack is not nil,
+// in pack.
+func (s *Store) storeOutput(name, rel, path string, ix *Index, pack *PackWriter) (Output, error) {
 	o := Output{Name: name, Path: rel}
 	fi, err := os.Lstat(path)
 	if err != nil {
@@ -38,10 +54,19 @@ func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
 		return o, err
 	}
 	for _, e := range t.Entries {
-		if e.Kind != KindFile || s.HasBlob(e.Digest) {
+		if e.Kind != KindFile {
 			continue
 		}
 		p := filepath.Join(path, filepath.FromSlash(e.Path))
+		if pack != nil {
+			if _, err := pack.PutSmallFile(p, e.Digest); err != nil {
+				return o, err
+			}
+			continue
+		}
+		if s.HasBlob(e.Digest) {
+			continue
+		}
 		d, _, err := s.putSmallRead(p)
 		if err != nil {
 			return o, err
@@ -50,7 +75,11 @@ func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
 			return o, fmt.Errorf("output %s changed while it was stored: %s", rel, e.Path)
 		}
 	}
-	o.Digest, err = s.PutBytes(t.Encode())
+	if pack != nil {
+		o.Digest, err = pack.PutBytes(t.Encode())
+	} else {
+		o.Digest, err = s.PutBytes(t.Encode())
+	}
 	o.Size = t.Size()
 	return o, err
 }

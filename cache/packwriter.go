@@ -75,6 +75,17 @@ func (p *PackWriter) PutRead(path string) (Digest, error) {
 	return d, p.add(d, data)
 }
 
+// PutBytes packs b, whatever its size, and returns its digest. It serves
+// the trees of source folders, which must become readable with the files
+// they list.
+func (p *PackWriter) PutBytes(b []byte) (Digest, error) {
+	d := SumBytes(b)
+	if _, ok := p.has(d); ok {
+		return d, nil
+	}
+	return d, p.add(d, b)
+}
+
 // has reports the size of the blob d when this pack or another pack holds
 // it. It does not look for a loose blob: a stat per source cost a third
 // of packing it, and a blob both loose and packed does no harm.

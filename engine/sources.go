@@ -78,8 +78,8 @@ func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earl
 	return sources, nil
 }
 
-// storeSource stores the source input in: a small file into pack, which
-// the caller commits, anything else loose.
+// storeSource stores the source input in: small files and folder trees
+// into pack, which the caller commits, anything else loose.
 func (w *Workspace) storeSource(in Input, pack *cache.PackWriter) (cache.Output, error) {
 	out := cache.Output{Name: in.Path, Path: in.Path, Kind: in.Kind, Perm: in.Perm, Digest: in.Digest}
 	if in.Kind == cache.KindFile {
@@ -90,8 +90,8 @@ func (w *Workspace) storeSource(in Input, pack *cache.PackWriter) (cache.Output,
 		out.Size = size
 		return out, nil
 	}
-	// A folder's tree is stored after every file it lists, so a stored
-	// tree means a stored folder.
+	// A folder's tree is stored after every file it lists, or in the
+	// same pack, so a stored tree means a stored folder.
 	if in.Kind == cache.KindDir && w.Store.HasBlob(in.Digest) {
 		return out, nil
 	}
@@ -100,7 +100,7 @@ func (w *Workspace) storeSource(in Input, pack *cache.PackWriter) (cache.Output,
 	if err != nil {
 		return out, err
 	}
-	stored, err := w.Store.StoreOutput(in.Path, in.Path, abs, w.Index)
+	stored, err := w.Store.StoreSource(in.Path, abs, w.Index, pack)
 	if err != nil {
 		return out, err
 	}

@@ -65,3 +65,43 @@ func TestSourcesPacked(t *testing.T) {
 		t.Errorf("restored b.txt of the first run = %q, want %q", got, "beta\n")
 	}
 }
+
+const folderSourcePipeline = `
+stage "count" {
+  inputs  = { data = "data" }
+  outputs = { out = "count.txt" }
+  command = "ls data > count.txt"
+}
+`
+
+// TestFolderSourcePacked checks that the files and the tree of a folder
+// source go into the build's pack, and that the folder restores from it.
+func TestFolderSourcePacked(t *testing.T) {
+	root := newWorkspace(t, folderSourcePipeline, map[string]string{
+		"data/a.txt": "alpha\n", "data/sub/b.txt": "beta\n", "data/sub/c.txt": "gamma\n",
+	})
+	rec := buildWithParams(t, root, nil)
+	w := openForHistory(t, root)
+	if len(rec.Sources) != 1 || rec.Sources[0].Kind != cache.KindDir {
+		t.Fatalf("sources = %+v, want the one folder", rec.Sources)
+	}
+	src := rec.Sources[0]
+	if got := storeFiles(t, w.Store, "packs"); len(got) != 1 {
+		t.Fatalf("packs: %v, want one", got)
+	}
+	for _, d := range []cache.Digest{src.Digest, cache.SumBytes([]byte("alpha\n")), cache.SumBytes([]byte("gamma\n"))} {
+		if _, err := os.Stat(w.Store.BlobPath(d)); err == nil {
+			t.Errorf("blob %s is loose, not packed", d)
+		}
+		if !w.Store.HasBlob(d) {
+			t.Errorf("blob %s is not in the cache", d)
+		}
+	}
+	dest := filepath.Join(t.TempDir(), "data")
+	if err := w.Store.Restore(src, dest); err != nil {
+		t.Fatalf("restore the folder source: %v", err)
+	}
+	if got := readWorkspaceFile(t, dest, "sub/c.txt"); got != "gamma\n" {
+		t.Errorf("restored sub/c.txt = %q", got)
+	}
+}
