@@ -18,7 +18,8 @@ func (s *Store) StoreOutput(name, rel, path string, ix *Index) (Output, error) {
 
 // StoreSource stores the file or folder at path, a source input at
 // workspace path rel, as StoreOutput does, except that its small files
-// and a folder's tree go into pack. They become readable together when
+// and a folder's tree go into pack, and that the tree holds permission
+// bits reduced by PortablePerm. They become readable together when
 // the caller commits pack, so a tree in the store still lists only
 // stored files. A first build over a folder of 100,000 small files then
 // creates a few packs, not 100,000 blobs.
@@ -76,7 +77,9 @@ func (s *Store) storeOutput(name, rel, path string, ix *Index, pack *PackWriter)
 		}
 	}
 	if pack != nil {
-		o.Digest, err = pack.PutBytes(t.Encode())
+		// A source folder is stored as its key sees it, so that the
+		// stored tree is named by the folder's input digest.
+		o.Digest, err = pack.PutBytes(t.Portable().Encode())
 	} else {
 		o.Digest, err = s.PutBytes(t.Encode())
 	}

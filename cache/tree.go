@@ -39,6 +39,31 @@ type TreeEntry struct {
 	Target string
 }
 
+// PortablePerm reduces the permission bits perm to what clones of the
+// same files under any umask have in common: 0755 when any execute bit
+// is set, else 0644. A checkout under umask 002 makes files 0664, one
+// under 022 makes them 0644, and both must give the same stage keys.
+func PortablePerm(perm fs.FileMode) fs.FileMode {
+	if perm&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
+}
+
+// Portable returns a copy of t with the permission bits of every file and
+// folder reduced by PortablePerm. Folder inputs are keyed, and source
+// folders stored, in this form.
+func (t *Tree) Portable() *Tree {
+	p := &Tree{Entries: make([]TreeEntry, len(t.Entries))}
+	for i, e := range t.Entries {
+		if e.Kind != KindSymlink {
+			e.Perm = PortablePerm(e.Perm)
+		}
+		p.Entries[i] = e
+	}
+	return p
+}
+
 // treeHeader starts every encoded tree; it changes with the format.
 const treeHeader = "mlb-tree-v1\n"
 

@@ -336,7 +336,9 @@ func (w *Workspace) folderDigest(abs string, visited map[string]bool) (cache.Dig
 	if err != nil {
 		return cache.Digest{}, err
 	}
-	treeDigest := t.Digest()
+	// Permission bits are reduced as for a file input, so that clones
+	// under different umasks share keys.
+	treeDigest := t.Portable().Digest()
 
 	var h *blake3.Hasher
 	for _, e := range t.Entries {
@@ -444,12 +446,8 @@ func fileTypeName(m fs.FileMode) string {
 // whether it is executable, as git records it. The other bits follow the
 // umask of the user that wrote the file, 0644 for one and 0664 for another.
 // A key with them would make two people's builds of the same commit miss
-// each other's results in a shared cache.
-// NOTE: a folder input's digest is its tree's, which still records each
-// file's full permission bits, so folder inputs keep the umask.
+// each other's results in a shared cache. Folder inputs are keyed by
+// their tree with the same reduction (see folderDigest).
 func keyPerm(p fs.FileMode) fs.FileMode {
-	if p&0o111 != 0 {
-		return 0o755
-	}
-	return 0o644
+	return cache.PortablePerm(p)
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mlbuild/mlb/cache"
@@ -178,5 +180,51 @@ func TestKeyPermUmask(t *testing.T) {
 		if same := keyWith(tt.a) == keyWith(tt.b); same != tt.same {
 			t.Errorf("keys with modes %04o and %04o equal: %v, want %v", tt.a, tt.b, same, tt.same)
 		}
+	}
+}
+
+// A folder input's digest holds the same reduced permission bits, for
+// its files and its subfolders, so clones under any umask share keys.
+func TestFolderDigestUmask(t *testing.T) {
+	tests := []struct {
+		name  string
+		chmod map[string]fs.FileMode // paths under the folder, and new modes
+		same  bool
+	}{
+		{"group-writable files", map[string]fs.FileMode{"a.txt": 0o664, "sub/b.txt": 0o660}, true},
+		{"group-writable folder", map[string]fs.FileMode{"sub": 0o775}, true},
+		{"private folder", map[string]fs.FileMode{"sub": 0o700}, true},
+		{"file made executable", map[string]fs.FileMode{"a.txt": 0o755}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newWorkspace(t, "", map[string]string{"data/a.txt": "alpha\n", "data/sub/b.txt": "beta\n"})
+			for _, p := range []string{"data/a.txt", "data/sub/b.txt"} {
+				if err := os.Chmod(filepath.Join(root, p), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w, err := OpenWorkspace(root, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			before, err := w.inputState("data")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, mode := range tt.chmod {
+				if err := os.Chmod(filepath.Join(root, "data", p), mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after, err := w.inputState("data")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if same := before.Digest == after.Digest; same != tt.same {
+				t.Errorf("digests before and after equal: %v, want %v", same, tt.same)
+			}
+		})
 	}
 }

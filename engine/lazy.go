@@ -148,8 +148,9 @@ func (rs *RemoteSession) inputInTree(ctx context.Context, w *Workspace, stage st
 		case cache.KindFile:
 			return Input{Path: path, Kind: cache.KindFile, Perm: e.Perm, Digest: e.Digest}, nil
 		case cache.KindDir:
-			// The digest ScanTree would give the folder: its entries,
-			// relative to it, in the same order.
+			// The digest folderDigest would give the folder: its
+			// entries, relative to it, in the same order, with
+			// portable permission bits.
 			sub := &cache.Tree{}
 			for _, se := range t.Entries {
 				if strings.HasPrefix(se.Path, rel+"/") {
@@ -157,7 +158,7 @@ func (rs *RemoteSession) inputInTree(ctx context.Context, w *Workspace, stage st
 					sub.Entries = append(sub.Entries, se)
 				}
 			}
-			return Input{Path: path, Kind: cache.KindDir, Perm: e.Perm, Digest: sub.Digest()}, nil
+			return Input{Path: path, Kind: cache.KindDir, Perm: e.Perm, Digest: sub.Portable().Digest()}, nil
 		}
 		return Input{}, errNoRecordedState
 	}
