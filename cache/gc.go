@@ -129,9 +129,8 @@ func (s *Store) collectPacks(live *Live, dryRun bool, st *GCStats) error {
 			continue
 		}
 		path := filepath.Join(s.packsDir(), e.Name())
-		if pf, err := openPack(path); err == nil {
+		if _, err := openPack(path); err == nil {
 			// A pack written since the listing above.
-			pf.f.Close()
 			continue
 		}
 		st.TempFiles++

@@ -59,12 +59,13 @@ type packEntry struct {
 	size   int64
 }
 
-// packFile is one pack the store has read the index of. The file stays
-// open for reads; garbage collection may unlink it meanwhile, and the
-// open file still reads.
+// packFile is one pack the store has read the index of. The file is
+// opened for each read, not kept open: a cache holds a pack per build
+// that stored a source, and keeping them all open ran into the limit on
+// open files.
 type packFile struct {
 	name    string
-	f       *os.File
+	path    string
 	entries []packEntry // sorted by digest
 }
 
@@ -226,7 +227,8 @@ func openPack(path string) (*packFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("pack %s: %w", path, err)
 	}
-	return &packFile{name: filepath.Base(path), f: f, entries: entries}, nil
+	f.Close()
+	return &packFile{name: filepath.Base(path), path: path, entries: entries}, nil
 }
 
 // readPackIndex reads and checks the trailer and index of the pack f.
@@ -294,8 +296,17 @@ func encodePackTail(entries []packEntry, indexOff int64) []byte {
 
 // readPacked returns the verified bytes of the packed blob d at b.
 func (s *Store) readPacked(d Digest, b packedBlob) ([]byte, error) {
+	f, err := os.Open(b.pack.path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Removed by a collection since it was listed.
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", d, err)
+	}
+	defer f.Close()
 	data := make([]byte, b.size)
-	if _, err := b.pack.f.ReadAt(data, b.off); err != nil {
+	if _, err := f.ReadAt(data, b.off); err != nil {
 		return nil, fmt.Errorf("read blob %s from pack %s: %w", d, b.pack.name, err)
 	}
 	if got := SumBytes(data); got != d {

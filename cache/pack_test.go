@@ -221,7 +221,6 @@ func TestPackConcurrentPuts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pf.f.Close()
 	if len(pf.entries) != 150 {
 		t.Errorf("pack holds %d blobs, want the 150 distinct ones", len(pf.entries))
 	}

@@ -181,12 +181,7 @@ func (p *PackWriter) commitLocked() error {
 		p.err = err
 		return err
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		// The pack is in place, and a later listing finds it.
-		return nil
-	}
-	p.s.addPack(&packFile{name: filepath.Base(name), f: f, entries: entries})
+	p.s.addPack(&packFile{name: filepath.Base(name), path: name, entries: entries})
 	return nil
 }
 
@@ -231,10 +226,15 @@ func (s *Store) rewritePack(pf *packFile, keep func(Digest) bool, dryRun bool) (
 	}
 
 	if len(kept) > 0 {
+		f, err := os.Open(pf.path)
+		if err != nil {
+			return 0, 0, fmt.Errorf("rewrite pack %s: %w", pf.name, err)
+		}
+		defer f.Close()
 		w := s.NewPackWriter()
 		for _, e := range kept {
 			data := make([]byte, e.size)
-			if _, err := pf.f.ReadAt(data, e.off); err != nil || SumBytes(data) != e.digest {
+			if _, err := f.ReadAt(data, e.off); err != nil || SumBytes(data) != e.digest {
 				n++
 				bytes += e.size
 				continue

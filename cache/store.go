@@ -218,7 +218,6 @@ func (s *Store) commit(tmp *os.File, name string) error {
 // when it does not exist yet. On failure it removes tmp.
 func (s *Store) rename(tmp, name string) error {
 	s.written.Store(true)
-	s.noteFresh(name)
 	err := os.Rename(tmp, name)
 	if errors.Is(err, os.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(name), 0o755); err == nil {
@@ -229,6 +228,9 @@ func (s *Store) rename(tmp, name string) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("store: %w", err)
 	}
+	// Only now: a flush that started before the rename would find no
+	// entry, or no folder, to flush.
+	s.noteFresh(name)
 	return nil
 }
 

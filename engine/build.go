@@ -133,7 +133,10 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	rec.Hash = runHash(pipeline, rec.Params, rec.Stages)
 	rec.Git = <-gitDone
 
-	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord {
+	// Only with a trusted memo: after a collection or a damaged entry
+	// changed the cache's epoch, the sources go through storeSources,
+	// which stores again those the cache lost.
+	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord && st.memo.trusted {
 		// No stage ran, so no source was queued for early storing.
 		_, _ = st.sources.finish()
 		if base := w.lastRunFile(rec.Hash); base != "" {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -103,5 +104,44 @@ func TestFolderSourcePacked(t *testing.T) {
 	}
 	if got := readWorkspaceFile(t, dest, "sub/c.txt"); got != "gamma\n" {
 		t.Errorf("restored sub/c.txt = %q", got)
+	}
+}
+
+// TestSourcesStoredAgainAfterDamage checks that a build that runs no
+// stage stores again a source that a damaged pack lost.
+func TestSourcesStoredAgainAfterDamage(t *testing.T) {
+	root := newWorkspace(t, packedSourcesPipeline, map[string]string{
+		"a.txt": "alpha\n", "b.txt": "beta\n", "c.txt": "gamma\n",
+	})
+	first := buildWithParams(t, root, nil)
+	w := openForHistory(t, root)
+	pack := filepath.Join(w.Store.Root(), "packs", storeFiles(t, w.Store, "packs")[0])
+	data, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("beta"))
+	data[i] ^= 0xff
+	if err := os.Chmod(pack, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pack, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	beta := cache.SumBytes([]byte("beta\n"))
+	if _, err := w.Store.ReadBlob(beta); err == nil {
+		t.Fatal("a damaged packed blob read without error")
+	}
+	if w.Store.HasBlob(beta) {
+		t.Fatal("the damaged blob is still found")
+	}
+
+	second := buildWithParams(t, root, nil)
+	if n, _, _, _ := second.Counts(); n != 0 {
+		t.Fatalf("second build executed %d stages, want none", n)
+	}
+	check := openForHistory(t, root)
+	if missing := check.Store.MissingFor(first.Sources); len(missing) != 0 {
+		t.Errorf("sources still missing after a build: %v", missing)
 	}
 }

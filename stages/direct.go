@@ -2,12 +2,14 @@ package stages
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,10 +26,11 @@ import (
 // interpret keeps the shell: quotes, $, globs, ~, comments, pipes, lists,
 // other redirections, assignments, builtins and reserved words.
 //
-// The direct start matches what sh -c does for these commands: the same
-// argv, the program found on the command's own PATH, PWD set to the
-// working directory as dash exports it, the file created with mode 0666
-// less the umask. Where it cannot match, it does not start, and the
+// The direct start matches what sh -c does for these commands. It passes
+// the same argv and finds the program on the command's own PATH. It sets
+// PWD as dash exports it and drops variables whose names sh drops. It
+// creates the file with mode 0666 less the umask, and reports a command
+// a signal ended as sh does. Where it cannot match, it does not start, and the
 // command runs under sh, which then gives its own message and status:
 // a program not on PATH, a PATH with relative entries, a file that
 // cannot be created, a program that exec(2) refuses, such as a script
@@ -54,7 +57,7 @@ var plainWordBytes = func() (t [256]bool) {
 // that name exists, as for echo, test or pwd, whose builtins differ from
 // the programs in small ways.
 var shellWords = map[string]bool{
-	".": true, ":": true, "alias": true, "bg": true, "break": true, "case": true, "cd": true,
+	".": true, ":": true, "alias": true, "bg": true, "break": true, "case": true, "cd": true, "chdir": true,
 	"command": true, "continue": true, "do": true, "done": true, "echo": true, "elif": true,
 	"else": true, "esac": true, "eval": true, "exec": true, "exit": true, "export": true,
 	"false": true, "fc": true, "fg": true, "fi": true, "for": true, "getopts": true,
@@ -120,22 +123,15 @@ func plainWord(w string) bool {
 	return true
 }
 
-// foundPrograms caches where findProgram found a program, by PATH and
-// name. Only programs found are cached: one that a stage installs later
-// in the build is then still found.
-var foundPrograms sync.Map
-
 // findProgram returns the executable regular file that sh would run for
 // name on the search path path, and false when there is none or the path
 // has entries that are empty or relative, which depend on the working
-// directory. A name with a slash is taken as it is.
+// directory. A name with a slash is taken as it is. It searches again for
+// every command, as sh does, so a program that a stage installs on PATH
+// is found by the stages after it.
 func findProgram(path, name string) (string, bool) {
 	if strings.ContainsRune(name, '/') {
 		return name, true
-	}
-	key := path + "\x00" + name
-	if p, ok := foundPrograms.Load(key); ok {
-		return p.(string), true
 	}
 	for _, dir := range strings.Split(path, ":") {
 		if !filepath.IsAbs(dir) {
@@ -146,7 +142,6 @@ func findProgram(path, name string) (string, bool) {
 		if unix.Stat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || unix.Access(p, unix.X_OK) != nil {
 			continue
 		}
-		foundPrograms.Store(key, p)
 		return p, true
 	}
 	return "", false
@@ -163,23 +158,45 @@ func envValue(env []string, name string) (string, bool) {
 	return "", false
 }
 
-// withPWD returns env with PWD set to dir, as sh exports it.
-func withPWD(env []string, dir string) []string {
+// shellEnv returns env as sh hands it on: without the variables whose
+// names are not shell names, such as "spark.driver.memory", which dash
+// drops, and with PWD set to pwd.
+func shellEnv(env []string, pwd string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, e := range env {
-		if !strings.HasPrefix(e, "PWD=") {
+		name, _, _ := strings.Cut(e, "=")
+		if name != "PWD" && shellName(name) {
 			out = append(out, e)
 		}
 	}
-	return append(out, "PWD="+dir)
+	return append(out, "PWD="+pwd)
+}
+
+// shellName reports whether s is a name sh takes for a variable: a letter
+// or underscore, then letters, digits and underscores.
+func shellName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // openStdout opens the redirection target of dc relative to dir, as sh
-// would.
+// would. It refuses an absolute path, which may name a device such as
+// /dev/stdout that means something else in mlb's process than in the
+// command's, and anything that exists and is not a regular file, such as
+// a FIFO, whose opening would wait for a reader before the command and
+// its timeout start.
 func (dc directCommand) openStdout(dir string) (*os.File, error) {
-	p := dc.stdout
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
+	if filepath.IsAbs(dc.stdout) {
+		return nil, errors.New("absolute redirection target")
+	}
+	p := filepath.Join(dir, dc.stdout)
+	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		return nil, errors.New("redirection target is not a regular file")
 	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if dc.append {
@@ -231,7 +248,7 @@ func (c Command) startDirect(ctx context.Context) *exec.Cmd {
 		}
 		stdout = f
 	}
-	cmd := c.newCmd(ctx, prog, dc.argv, withPWD(env, pwd), stdout)
+	cmd := c.newCmd(ctx, prog, dc.argv, shellEnv(env, pwd), stdout)
 	err = cmd.Start()
 	if f != nil {
 		// The command has its own descriptor of the file now.
@@ -244,18 +261,11 @@ func (c Command) startDirect(ctx context.Context) *exec.Cmd {
 	return cmd
 }
 
-// shellPWDs caches what shellPWD returned, by inherited PWD and folder.
-var shellPWDs sync.Map
-
 // shellPWD returns the PWD that dash exports when started in the folder
 // dir with env: the inherited PWD when it is an absolute path to that
 // same folder, else the folder's path with every symlink resolved.
 func shellPWD(env []string, dir string) (string, bool) {
 	inherited, _ := envValue(env, "PWD")
-	key := inherited + "\x00" + dir
-	if p, ok := shellPWDs.Load(key); ok {
-		return p.(string), true
-	}
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return "", false
@@ -271,6 +281,24 @@ func shellPWD(env []string, dir string) (string, bool) {
 		}
 		pwd = p
 	}
-	shellPWDs.Store(key, pwd)
 	return pwd, true
+}
+
+// shellStatus returns the exit status sh reports for a command it ran
+// that ended as st: 128 plus the signal's number for one a signal ended,
+// after writing the signal's name to out as dash does, such as "Killed".
+func shellStatus(st *os.ProcessState, out io.Writer) int {
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return st.ExitCode()
+	}
+	if out != nil && ws.Signal() != syscall.SIGINT && ws.Signal() != syscall.SIGPIPE {
+		name := ws.Signal().String()
+		line := strings.ToUpper(name[:1]) + name[1:]
+		if ws.CoreDump() {
+			line += " (core dumped)"
+		}
+		_, _ = io.WriteString(out, line+"\n")
+	}
+	return 128 + int(ws.Signal())
 }

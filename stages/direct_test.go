@@ -3,6 +3,7 @@ package stages
 import (
 	"bytes"
 	"context"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,6 +138,9 @@ func TestRunDirectMatchesShell(t *testing.T) {
 		{name: "redirect into a missing folder", line: "ls > missing/out.txt", env: []string{path}},
 		{name: "relative PATH entry", line: "ls", env: []string{"PATH=bin:" + os.Getenv("PATH")}},
 		{name: "no PATH", line: "ls", env: []string{"SEED=1"}},
+		{name: "killed by a signal", line: "./die.sh", env: []string{path}, files: map[string]string{"die.sh": "#!/bin/sh\necho started\nkill -KILL $$\n"}, wantDirect: true},
+		{name: "names that are not shell names", line: "env", env: []string{path, "spark.driver.memory=4g", "MY-VAR=1", "SEED=1"}, wantDirect: true, anyOrder: true},
+		{name: "absolute redirection target", line: "ls > /dev/stdout", env: []string{path}, files: map[string]string{"a": ""}},
 		{name: "shell syntax", line: "ls | wc -l", env: []string{path}, files: map[string]string{"a": ""}},
 	}
 	for _, tt := range tests {
@@ -202,5 +206,18 @@ func TestShellPWD(t *testing.T) {
 				t.Errorf("shellPWD = %q, %v; want %q", got, ok, tt.want)
 			}
 		})
+	}
+}
+
+func TestOpenStdoutRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"fifo", "/dev/stdout", "/proc/self/fd/1"} {
+		if f, err := (directCommand{argv: []string{"ls"}, stdout: target}).openStdout(dir); err == nil {
+			f.Close()
+			t.Errorf("openStdout(%q) opened it, want a refusal that leaves the command to sh", target)
+		}
 	}
 }

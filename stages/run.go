@@ -51,6 +51,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	}
 	start := time.Now()
 	cmd := c.startDirect(ctx)
+	direct := cmd != nil
 	if cmd == nil {
 		argv := c.Argv
 		if len(argv) == 0 {
@@ -69,6 +70,9 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	}
 	err := cmd.Wait()
 	res := Result{Duration: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
+	if direct {
+		res.ExitCode = shellStatus(cmd.ProcessState, c.Output)
+	}
 
 	// Whatever the command left running in its group goes with it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

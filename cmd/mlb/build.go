@@ -58,6 +58,10 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, targets []s
 	default:
 		return &usageError{fmt.Errorf("invalid --progress %q: use auto, tty or plain", o.progress)}
 	}
+	syncMode, err := engine.ParseSyncMode(os.Getenv(engine.SyncEnv))
+	if err != nil {
+		return &usageError{err}
+	}
 	l, err := loadPipeline(g, &o.params)
 	if err != nil {
 		return err
@@ -76,10 +80,6 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, targets []s
 	}
 
 	selected, err := l.graph.Select(targets)
-	if err != nil {
-		return &usageError{err}
-	}
-	syncMode, err := engine.ParseSyncMode(os.Getenv(engine.SyncEnv))
 	if err != nil {
 		return &usageError{err}
 	}
