@@ -3,12 +3,13 @@ package stages
 import (
 	"bytes"
 	"context"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseDirect(t *testing.T) {
