@@ -77,7 +77,7 @@ func (s *Store) storeOutput(name, rel, path string, ix *Index, pack *PackWriter)
 		}
 	}
 	if pack != nil {
-		// A source folder is stored as its key sees it, so that the
+		// A source folder is stored in its portable form, so that the
 		// stored tree is named by the folder's input digest.
 		o.Digest, err = pack.PutBytes(t.Portable().Encode())
 	} else {

@@ -18,7 +18,7 @@ import (
 // A pack is one file under packs/ that holds many small blobs, so that a
 // build storing ten thousand source files creates one file, not ten
 // thousand. Packs are written whole and renamed into place like any
-// entry, and never change afterwards; garbage collection writes a new
+// entry, and never change afterwards. Garbage collection writes a new
 // pack of the blobs it keeps. Every read of a packed blob verifies its
 // digest, as for a loose one.
 //
@@ -69,7 +69,7 @@ type packFile struct {
 	entries []packEntry // sorted by digest
 }
 
-// packedBlob is where a packed blob lives.
+// packedBlob is the location of a packed blob: its pack, offset and size.
 type packedBlob struct {
 	pack *packFile
 	off  int64
@@ -111,9 +111,9 @@ func (s *Store) packedKnown(d Digest) (packedBlob, bool) {
 }
 
 // refreshPacks lists the packs folder when it changed since the last
-// listing, reads the indexes of new packs and forgets removed ones. It
+// listing, reads the indexes of new packs and drops removed ones. It
 // reports whether anything changed. A pack whose index cannot be read is
-// skipped: its blobs are misses, and garbage collection removes it.
+// skipped, so its blobs are misses, and garbage collection removes it.
 func (s *Store) refreshPacks() bool {
 	var st unix.Stat_t
 	if err := unix.Stat(s.packsDir(), &st); err != nil {
@@ -129,10 +129,7 @@ func (s *Store) refreshPacks() bool {
 		return false
 	}
 	s.packs.loaded, s.packs.stamp = true, st.Mtim
-	if s.packs.files == nil {
-		s.packs.files = map[string]*packFile{}
-		s.packs.blobs = map[Digest]packedBlob{}
-	}
+
 	present := map[string]bool{}
 	changed := false
 	for _, e := range entries {
@@ -164,14 +161,16 @@ func (s *Store) refreshPacks() bool {
 func (s *Store) addPack(pf *packFile) {
 	s.packs.mu.Lock()
 	defer s.packs.mu.Unlock()
+	s.addPackLocked(pf)
+}
+
+// addPackLocked makes the blobs of pf findable. The caller holds
+// s.packs.mu.
+func (s *Store) addPackLocked(pf *packFile) {
 	if s.packs.files == nil {
 		s.packs.files = map[string]*packFile{}
 		s.packs.blobs = map[Digest]packedBlob{}
 	}
-	s.addPackLocked(pf)
-}
-
-func (s *Store) addPackLocked(pf *packFile) {
 	if old := s.packs.files[pf.name]; old != nil {
 		s.dropPackLocked(old)
 	}
@@ -181,8 +180,8 @@ func (s *Store) addPackLocked(pf *packFile) {
 	}
 }
 
-// dropPackLocked forgets pf. Its blobs that another pack also holds stay
-// findable there.
+// dropPackLocked removes pf from the packs the store looks in. Its blobs
+// that another pack also contains stay findable there.
 func (s *Store) dropPackLocked(pf *packFile) {
 	delete(s.packs.files, pf.name)
 	for _, e := range pf.entries {
@@ -199,7 +198,7 @@ func (s *Store) dropPackLocked(pf *packFile) {
 	}
 }
 
-// listPacks returns the packs the store knows after a fresh listing.
+// listPacks returns the packs the store has listed, after listing again.
 func (s *Store) listPacks() []*packFile {
 	s.refreshPacks()
 	s.packs.mu.RLock()
@@ -248,6 +247,7 @@ func readPackIndex(f *os.File) ([]packEntry, error) {
 	if string(tr[24:]) != packMagic {
 		return nil, fmt.Errorf("%w: no trailer", errBadPack)
 	}
+
 	indexOff := int64(binary.LittleEndian.Uint64(tr[0:]))
 	count := binary.LittleEndian.Uint64(tr[8:])
 	sum := binary.LittleEndian.Uint32(tr[16:])
@@ -262,7 +262,13 @@ func readPackIndex(f *os.File) ([]packEntry, error) {
 	if crc32.Checksum(index, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: index checksum differs", errBadPack)
 	}
-	entries := make([]packEntry, count)
+	return decodePackIndex(index, indexOff)
+}
+
+// decodePackIndex decodes index, a checked pack index that starts at
+// offset indexOff, and rejects entries outside the blobs before it.
+func decodePackIndex(index []byte, indexOff int64) ([]packEntry, error) {
+	entries := make([]packEntry, len(index)/packEntrySize)
 	for i := range entries {
 		b := index[i*packEntrySize:]
 		copy(entries[i].digest[:], b[:digestSize])

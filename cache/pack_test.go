@@ -56,7 +56,7 @@ func TestPackRoundTrip(t *testing.T) {
 		t.Fatalf("packs after one commit: %v, want one", got)
 	}
 
-	// A second process sees the pack; no blob of it is loose.
+	// A second store on the folder finds the packed blobs, and none is loose.
 	other, err := OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +217,7 @@ func TestPackConcurrentPuts(t *testing.T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
+
 	pf, err := openPack(filepath.Join(s.packsDir(), packNames(t, s)[0]))
 	if err != nil {
 		t.Fatal(err)

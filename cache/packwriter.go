@@ -12,9 +12,9 @@ import (
 )
 
 // PackWriter stores small blobs in a new pack. The blobs become readable
-// when Commit renames the pack into place; until then they exist only in
-// a temp file, and a killed build leaves that file to garbage collection.
-// Its methods are safe for concurrent use.
+// when Commit renames the pack into place. Until then they exist only in
+// a temp file, which a killed build leaves to garbage collection. Its
+// methods are safe for concurrent use.
 type PackWriter struct {
 	s       *Store
 	maxSize int64     // packMaxSize, smaller in tests
@@ -68,11 +68,7 @@ func (p *PackWriter) PutRead(path string) (Digest, error) {
 	if !ok || len(data) > PackBlobMax {
 		return Digest{}, fmt.Errorf("pack %s: not a regular file of at most %d bytes", path, PackBlobMax)
 	}
-	d := SumBytes(data)
-	if _, ok := p.has(d); ok {
-		return d, nil
-	}
-	return d, p.add(d, data)
+	return p.PutBytes(data)
 }
 
 // PutBytes packs b, whatever its size, and returns its digest. It serves
@@ -202,37 +198,31 @@ func (p *PackWriter) Abort() {
 // failed verification. With dryRun it only counts. When keep is true for
 // every blob, pf stays as it is.
 func (s *Store) rewritePack(pf *packFile, keep func(Digest) bool, dryRun bool) (int, int64, error) {
-	var gone []packEntry
-	var kept []packEntry
+	var retained []packEntry
+	n, bytes := 0, int64(0) // blobs dropped, and their bytes
 	for _, e := range pf.entries {
 		if keep(e.digest) {
-			kept = append(kept, e)
-		} else {
-			gone = append(gone, e)
+			retained = append(retained, e)
+			continue
 		}
-	}
-	if len(gone) == 0 {
-		return 0, 0, nil
-	}
-
-	var n int
-	var bytes int64
-	for _, e := range gone {
 		n++
 		bytes += e.size
+	}
+	if n == 0 {
+		return 0, 0, nil
 	}
 	if dryRun {
 		return n, bytes, nil
 	}
 
-	if len(kept) > 0 {
+	if len(retained) > 0 {
 		f, err := os.Open(pf.path)
 		if err != nil {
 			return 0, 0, fmt.Errorf("rewrite pack %s: %w", pf.name, err)
 		}
 		defer f.Close()
 		w := s.NewPackWriter()
-		for _, e := range kept {
+		for _, e := range retained {
 			data := make([]byte, e.size)
 			if _, err := f.ReadAt(data, e.off); err != nil || SumBytes(data) != e.digest {
 				n++

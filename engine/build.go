@@ -31,7 +31,7 @@ type BuildOptions struct {
 	// last-built state, for builds in scratch folders.
 	NoRecord bool
 
-	// Sync says whether the build flushes what it stored before it
+	// Sync is the rule for flushing what the build stored before it
 	// records its run.
 	Sync SyncMode
 
@@ -136,6 +136,8 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	// Only with a trusted memo: after a collection or a damaged entry
 	// changed the cache's epoch, the sources go through storeSources,
 	// which stores again those the cache lost.
+	// NOTE: a pack deleted or truncated by hand changes no epoch, so its
+	// sources are stored again only by a build that runs a stage.
 	if rec.Status == "succeeded" && changed == 0 && opts.Remote == nil && !opts.NoRecord && st.memo.trusted {
 		// No stage ran, so no source was queued for early storing.
 		_, _ = st.sources.finish()

@@ -5,13 +5,12 @@ import (
 	"time"
 )
 
-// SyncMode says when a build flushes what it stored to the disk before it
-// records its run. Every cache read checks what it reads, so an entry that
-// a power cut tore or emptied is a miss, never a wrong result: what a
-// flush buys is not having to run the stages again after a power cut.
-// The flush waits for the disk to write every file the build wrote, the
-// workspace outputs too. On a first build of 1,000 small stages that was
-// a fifth of the build, to save stages that run again in seconds.
+// SyncMode is the rule for when a build flushes what it stored to disk
+// before it records its run. Every cache read verifies what it reads, so
+// an entry that a power cut tore or emptied is a miss, never a wrong
+// result. A flush only spares running the stages again after a power
+// cut, and it waits for every file the build wrote, outputs included: a
+// fifth of a first build of 1,000 small stages.
 type SyncMode int
 
 const (
@@ -24,6 +23,9 @@ const (
 	SyncAlways
 	// SyncNever leaves writeback to the kernel, as on a CI machine whose
 	// disk does not outlive the job.
+	// NOTE: the store still fsyncs its first 256 entries one by one in
+	// the background, in every mode, because it learns the mode's
+	// verdict only at the end of the build.
 	SyncNever
 )
 

@@ -30,11 +30,12 @@ import (
 // the same argv and finds the program on the command's own PATH. It sets
 // PWD as dash exports it and drops variables whose names sh drops. It
 // creates the file with mode 0666 less the umask, and reports a command
-// a signal ended as sh does. Where it cannot match, it does not start, and the
-// command runs under sh, which then gives its own message and status:
-// a program not on PATH, a PATH with relative entries, a file that
-// cannot be created, a program that exec(2) refuses, such as a script
-// without a #! line that sh would read itself.
+// a signal ended as sh does. Where it cannot match, it starts nothing,
+// and the command runs under sh, which prints its own message and sets
+// its own status. That covers a program not on PATH, a PATH with
+// relative entries, a file that cannot be created, and a program that
+// exec(2) rejects, such as a script without a #! line that sh reads
+// itself.
 
 // directCommand is a shell command that runs without a shell.
 type directCommand struct {
@@ -185,11 +186,10 @@ func shellName(s string) bool {
 }
 
 // openStdout opens the redirection target of dc relative to dir, as sh
-// would. It refuses an absolute path, which may name a device such as
-// /dev/stdout that means something else in mlb's process than in the
-// command's, and anything that exists and is not a regular file, such as
-// a FIFO, whose opening would wait for a reader before the command and
-// its timeout start.
+// would. It rejects an absolute path, because a device such as
+// /dev/stdout means another file in mlb's process than in the command's.
+// It also rejects an existing file that is not regular, such as a FIFO,
+// because opening one waits for a reader before the timeout starts.
 func (dc directCommand) openStdout(dir string) (*os.File, error) {
 	if filepath.IsAbs(dc.stdout) {
 		return nil, errors.New("absolute redirection target")
