@@ -85,37 +85,33 @@ func HashReader(r io.Reader) (Digest, int64, error) {
 	return hashStream(r, nil)
 }
 
-// restHasher feeds h everything that follows the first buffer of a long
-// input, by a means other than reading r, and returns its length. With
-// done false it fed h nothing, and hashStream reads the rest from r.
-type restHasher func(h *blake3.Hasher) (n int64, done bool, err error)
+// restHasher hashes a long input whose first buffer, first, is read, by
+// a means other than reading the rest from the stream, and returns the
+// digest and length of the whole input. With done false it did nothing,
+// and hashStream reads the rest from the stream.
+type restHasher func(first []byte) (d Digest, n int64, done bool, err error)
 
 // hashStream is HashReader, calling rest, when it is not nil, once the
-// input proves longer than one buffer and that buffer is hashed.
+// input proves longer than one buffer.
 func hashStream(r io.Reader, rest restHasher) (Digest, int64, error) {
 	bp := hashBuffers.Get().(*[]byte)
+	defer hashBuffers.Put(bp)
 	n, err := io.ReadFull(r, *bp)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		d := SumBytes((*bp)[:n])
-		hashBuffers.Put(bp)
-		return d, int64(n), nil
+		return SumBytes((*bp)[:n]), int64(n), nil
 	}
 	if err != nil {
-		hashBuffers.Put(bp)
 		return Digest{}, int64(n), err
+	}
+	if rest != nil {
+		if d, size, done, err := rest(*bp); done {
+			return d, size, err
+		}
 	}
 
 	h := blake3.New()
 	_, _ = h.Write(*bp)
-	hashBuffers.Put(bp)
-	var more int64
-	done := false
-	if rest != nil {
-		more, done, err = rest(h)
-	}
-	if !done {
-		more, err = hashOverlapped(h, r)
-	}
+	more, err := hashOverlapped(h, r)
 	if err != nil {
 		return Digest{}, int64(n) + more, err
 	}

@@ -7,26 +7,21 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
 )
 
 // TestHashFileBoundaries checks HashFile on a cached and on an evicted
-// file, and the mapped path alone from several offsets, against SumBytes.
-// The sizes lie around each boundary where the read or the mapped path
-// turns: the buffer, the page, the drop step, the read-ahead distances and
-// the least size that is mapped.
+// file against zeebo/blake3 over the same bytes, for sizes around the read
+// buffer, the first segments and a page, so that both the mapped and the
+// read path of hashRegular hash segments whole and cut short.
 func TestHashFileBoundaries(t *testing.T) {
 	page := os.Getpagesize()
 	sizes := []int{
 		0, 1, page - 1, page, page + 1,
 		hashBufferSize - 1, hashBufferSize, hashBufferSize + 1,
-		hashReadAhead*hashBufferSize - 1, hashReadAhead * hashBufferSize, hashReadAhead*hashBufferSize + 1,
-		mapDropStep + hashBufferSize - 1, mapDropStep + hashBufferSize, mapDropStep + hashBufferSize + 1,
-		mapAhead - 1, mapAhead, mapAhead + 1,
-		hashBufferSize + mapMinSize - 1, hashBufferSize + mapMinSize, hashBufferSize + mapMinSize + 1,
-		hashBufferSize + mapMinSize + mapAhead + page + 1,
-		3*mapAhead + 17,
+		hashBufferSize + page + 1,
+		2*treeSegment - 1, 2 * treeSegment, 2*treeSegment + 1,
+		5*treeSegment + 3*page + 17,
 	}
 	dir := t.TempDir()
 	for _, size := range sizes {
@@ -44,14 +39,6 @@ func TestHashFileBoundaries(t *testing.T) {
 			evictFile(t, path, int64(size))
 			checkHashFile(t, path, want, size)
 		})
-		for _, start := range []int{0, 1, page - 1, page, page + 1, hashBufferSize} {
-			if start >= size {
-				continue
-			}
-			t.Run(fmt.Sprintf("%d bytes mapped from %d", size, start), func(t *testing.T) {
-				checkHashFileMapped(t, path, data, start)
-			})
-		}
 	}
 }
 
@@ -69,55 +56,97 @@ func checkHashFile(t *testing.T, path string, want Digest, size int) {
 	}
 }
 
-// checkHashFileMapped checks hashFileMapped on the file at path, which
-// contains data, from offset start to its end.
-func checkHashFileMapped(t *testing.T, path string, data []byte, start int) {
-	t.Helper()
+// TestHashRegularSources checks both ways hashRegular gets a file's
+// segments, a mapping and pread(2), from offsets on and off a page
+// boundary, against zeebo/blake3 over the same bytes.
+func TestHashRegularSources(t *testing.T) {
+	page := os.Getpagesize()
+	data := randomBytes(4*treeSegment+page+3, 11)
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
 
-	h := blake3.New()
-	n, done, err := hashFileMapped(fd, int64(start), int64(len(data)), h)
-	if err != nil || !done {
-		t.Fatalf("hashFileMapped = %d, done %t, %v; want done without error", n, done, err)
-	}
-	if n != int64(len(data)-start) {
-		t.Errorf("length = %d, want %d", n, len(data)-start)
-	}
-	var got Digest
-	h.Sum(got[:0])
-	if want := SumBytes(data[start:]); got != want {
-		t.Errorf("digest = %s, want %s", got, want)
+	for _, start := range []int{0, 1, page - 1, page, page + 1, treeSegment} {
+		size := int64(len(data) - start)
+		want := SumBytes(data[start:])
+		sources := map[string]func() segmentSource{
+			"mapped": func() segmentSource {
+				m, ok := mapFile(fd, int64(start), size)
+				if !ok {
+					t.Fatal("mapFile failed")
+				}
+				t.Cleanup(m.unmap)
+				return m
+			},
+			"read": func() segmentSource {
+				return &preadSource{fd: fd, start: int64(start), size: size,
+					bufs: [][]byte{make([]byte, treeSegment), make([]byte, treeSegment)}}
+			},
+		}
+		for name, open := range sources {
+			t.Run(fmt.Sprintf("%s from %d", name, start), func(t *testing.T) {
+				first := data[start : start+treeSegment]
+				got, err := hashSegments(first, size, open(), 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("digest = %s, want %s", got, want)
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("hashRegular from %d", start), func(t *testing.T) {
+			got, err := hashRegular(fd, int64(start), size, nil, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("digest = %s, want %s", got, want)
+			}
+		})
 	}
 }
 
-// TestHashMappingShrunk checks that a fault past the end of a file that
-// got shorter after it was mapped is an error, not a crash.
-func TestHashMappingShrunk(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	size := mapAhead + 3*hashBufferSize
-	if err := os.WriteFile(path, randomBytes(size, 5), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	m, err := unix.Mmap(fd, 0, size, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	if err := os.Truncate(path, 2*hashBufferSize+100); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := hashMapping(blake3.New(), m, 0); !errors.Is(err, errFileShrank) {
-		t.Errorf("hashMapping error = %v, want %v", err, errFileShrank)
+// TestHashRegularShrunk checks that a file cut short after its size was
+// taken is an error on both paths, not a crash and not a digest: on the
+// mapped path a page beyond the new end faults.
+func TestHashRegularShrunk(t *testing.T) {
+	size := 6 * treeSegment
+	for _, name := range []string{"mapped", "read"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "f")
+			data := randomBytes(size, 5)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			var src segmentSource = &preadSource{fd: fd, size: int64(size), bufs: [][]byte{make([]byte, treeSegment)}}
+			if name == "mapped" {
+				m, ok := mapFile(fd, 0, int64(size))
+				if !ok {
+					t.Fatal("mapFile failed")
+				}
+				defer m.unmap()
+				src = m
+			}
+			if err := os.Truncate(path, 2*treeSegment+100); err != nil {
+				t.Fatal(err)
+			}
+			_, err = hashSegments(data[:treeSegment], int64(size), src, 1)
+			if !errors.Is(err, errFileShrank) {
+				t.Errorf("error = %v, want %v", err, errFileShrank)
+			}
+		})
 	}
 }
 

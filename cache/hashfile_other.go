@@ -4,6 +4,7 @@ package cache
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -19,4 +20,12 @@ func HashFile(path string) (Digest, int64, error) {
 		return Digest{}, 0, fmt.Errorf("hash %s: %w", path, err)
 	}
 	return d, n, nil
+}
+
+// hashOpenFile returns the digest and length of the contents of f, which
+// should be size bytes long, without moving its offset: another goroutine
+// may be copying from f meanwhile. It hashes on one goroutine whatever
+// workers says.
+func hashOpenFile(f *os.File, size int64, _ int) (Digest, int64, error) {
+	return HashReader(io.NewSectionReader(f, 0, size+1))
 }

@@ -20,9 +20,9 @@ type FileHash struct {
 // one goroutine per CPU. A file that fails does not stop the others: its
 // error is in its result.
 //
-// Small files are bound by system calls and large ones by BLAKE3, which
-// zeebo/blake3 computes on one core per file, so hashing several files at
-// once is how a tree of files uses every core.
+// Small files are bound by system calls, so hashing several at once is
+// how a tree of small files uses every core. A large file is split across
+// the cores by HashFile itself.
 func HashFiles(paths []string, jobs int) []FileHash {
 	out := make([]FileHash, len(paths))
 	if jobs <= 0 {

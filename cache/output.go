@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -294,16 +295,14 @@ func IsMiss(err error) bool {
 // copyVerified fills dst with the blob src of size bytes and returns the
 // digest of the blob. Where the file system has reflinks, the clone is
 // hashed from dst. Elsewhere the kernel copies the bytes
-// (copy_file_range(2)) while a second goroutine hashes src. A blob is
-// read-only and nothing writes it during the copy, so the digest of src
-// is that of the copy. The two passes over the page cache then run on two
-// cores, in place of one goroutine reading, writing and hashing in turn.
+// (copy_file_range(2)) while src is hashed on the other cores. A blob is
+// read-only and nothing writes it during the copy, so the digest of src is
+// that of the copy. The copy keeps one core busy, so the hash leaves it
+// one: on a 2-core machine a second hash worker made restoring 1 GiB
+// slower, 0.40 s against 0.36 s.
 func copyVerified(dst, src *os.File, size int64) (Digest, error) {
 	if cloneFile(dst, src) == nil {
-		if _, err := dst.Seek(0, io.SeekStart); err != nil {
-			return Digest{}, err
-		}
-		d, _, err := HashReader(dst)
+		d, _, err := hashOpenFile(dst, size, runtime.GOMAXPROCS(0))
 		return d, err
 	}
 	type hashed struct {
@@ -313,7 +312,7 @@ func copyVerified(dst, src *os.File, size int64) (Digest, error) {
 	}
 	done := make(chan hashed, 1)
 	go func() {
-		d, n, err := HashReader(io.NewSectionReader(src, 0, size+1))
+		d, n, err := hashOpenFile(src, size, max(1, runtime.GOMAXPROCS(0)-1))
 		done <- hashed{d, n, err}
 	}()
 	copied, err := io.Copy(dst, src)

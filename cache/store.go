@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -240,14 +241,19 @@ func abandon(f *os.File) {
 }
 
 // copyHashed fills dst with the contents of src and returns the digest of
-// what dst now holds. A reflink clone is tried first; the clone is then
-// hashed from dst, so the digest describes the stored bytes either way.
+// what dst now holds. A reflink clone is tried first. A file longer than a
+// hash buffer is copied by the kernel (copy_file_range(2)) and then hashed
+// from dst on every core. A shorter one is hashed as it is written. Either
+// way the digest describes the stored bytes, even if src changes meanwhile.
 func copyHashed(dst, src *os.File) (Digest, int64, error) {
 	if cloneFile(dst, src) == nil {
-		if _, err := dst.Seek(0, io.SeekStart); err != nil {
+		return hashCopy(dst)
+	}
+	if fi, err := src.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > hashBufferSize {
+		if _, err := io.Copy(dst, src); err != nil {
 			return Digest{}, 0, err
 		}
-		return HashReader(dst)
+		return hashCopy(dst)
 	}
 	h := blake3.New()
 	bp := hashBuffers.Get().(*[]byte)
@@ -259,4 +265,14 @@ func copyHashed(dst, src *os.File) (Digest, int64, error) {
 	var d Digest
 	h.Sum(d[:0])
 	return d, n, nil
+}
+
+// hashCopy returns the digest and size of the file f, which is a copy that
+// only this process writes.
+func hashCopy(f *os.File) (Digest, int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return Digest{}, 0, err
+	}
+	return hashOpenFile(f, fi.Size(), runtime.GOMAXPROCS(0))
 }

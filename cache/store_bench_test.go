@@ -212,19 +212,23 @@ func BenchmarkPutBytes(b *testing.B) {
 // BenchmarkPutFileExisting stores a file whose blob the store already
 // has: the copy is hashed and dropped.
 func BenchmarkPutFileExisting(b *testing.B) {
-	s, err := OpenStore(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := benchWriteFile(b, b.TempDir(), "f", 1<<20)
-	if _, _, err := s.PutFile(path); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(1 << 20)
-	for b.Loop() {
-		if _, _, err := s.PutFile(path); err != nil {
-			b.Fatal(err)
-		}
+	for _, size := range []int{1 << 20, 64 << 20} {
+		b.Run(sizeName(size), func(b *testing.B) {
+			s, err := OpenStore(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := benchWriteFile(b, b.TempDir(), "f", size)
+			if _, _, err := s.PutFile(path); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, _, err := s.PutFile(path); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
