@@ -2,6 +2,7 @@ package cache
 
 import (
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -103,6 +104,11 @@ func (s *Store) Collect(live *Live, dryRun bool) (GCStats, error) {
 		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > tempMaxAge {
 			st.TempFiles++
 			_ = removeUnlessDry(filepath.Join(s.root, "tmp", e.Name()), dryRun)
+		}
+	}
+	if !dryRun {
+		if err := s.compactVerified(); err != nil {
+			return st, fmt.Errorf("gc: rewrite the list of verified blobs: %w", err)
 		}
 	}
 	return st, nil

@@ -33,7 +33,8 @@ type Store struct {
 	flushing   sync.WaitGroup
 	flushSlots chan struct{}
 
-	packs packSet
+	packs    packSet
+	verified verifiedSet
 }
 
 // ErrNotFound is returned, possibly wrapped, when a blob or action result is
