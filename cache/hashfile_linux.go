@@ -77,18 +77,6 @@ func (fd fdReader) Read(p []byte) (int, error) {
 	}
 }
 
-// mostlyCached reports whether at least half of the n bytes of fd from off
-// on are in the page cache. It reports true when it cannot tell, because
-// cachestat(2) needs Linux 6.5, so older kernels keep to read(2).
-func mostlyCached(fd int, off, n int64) bool {
-	r := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
-	var st unix.Cachestat_t
-	if err := unix.Cachestat(uint(fd), &r, &st, 0); err != nil {
-		return true
-	}
-	return int64(st.Cache)*int64(os.Getpagesize()) >= n/2
-}
-
 // hashOpenFile returns the digest and length of the contents of f, which
 // should be size bytes long, on up to workers goroutines, without moving
 // its offset: another goroutine may be copying from f meanwhile. A file

@@ -47,6 +47,20 @@ func hashRegular(fd int, start, size int64, first []byte, workers int) (Digest, 
 	return hashSegments(first, size, src, workers)
 }
 
+// mostlyCached reports whether at least half of the n bytes of fd from off
+// on are in the page cache. It reports false when it cannot tell, as
+// before Linux 6.5, which has no cachestat(2): on a 2 GiB file, reading
+// took a third longer than mapping when the file was cached, but mapping
+// took half as long again as reading when it was not.
+func mostlyCached(fd int, off, n int64) bool {
+	r := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	var st unix.Cachestat_t
+	if err := unix.Cachestat(uint(fd), &r, &st, 0); err != nil {
+		return false
+	}
+	return int64(st.Cache)*int64(os.Getpagesize()) >= n/2
+}
+
 // preadSource reads segments with pread(2), each worker into a buffer of
 // its own.
 type preadSource struct {

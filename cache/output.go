@@ -80,7 +80,7 @@ func (s *Store) storeOutput(name, rel, path string, ix *Index, pack *PackWriter)
 	if pack != nil {
 		// A source folder is stored in its portable form, so that the
 		// stored tree is named by the folder's input digest.
-		o.Digest, err = pack.PutBytes(t.Portable().Encode())
+		o.Digest, err = pack.PutBytes(t.EncodePortable())
 	} else {
 		o.Digest, err = s.PutBytes(t.Encode())
 	}

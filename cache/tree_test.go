@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -276,5 +278,46 @@ func TestAppendQuotedMatchesStrconv(t *testing.T) {
 		if got, want := string(appendQuoted([]byte("x"), s)), "x"+strconv.Quote(s); got != want {
 			t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+// TestEncodePortable checks that the portable encoding equals the plain
+// encoding of the same tree with its permission bits reduced, and leaves
+// the tree as it was.
+func TestEncodePortable(t *testing.T) {
+	tests := []struct {
+		name     string
+		perm     fs.FileMode
+		kind     EntryKind
+		wantPerm fs.FileMode
+	}{
+		{"group-writable file", 0o664, KindFile, 0o644},
+		{"private file", 0o600, KindFile, 0o644},
+		{"owner-executable file", 0o744, KindFile, 0o755},
+		{"group-writable folder", 0o775, KindDir, 0o755},
+		{"private folder", 0o700, KindDir, 0o755},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := TreeEntry{Path: "a", Kind: tt.kind, Perm: tt.perm}
+			if tt.kind == KindFile {
+				e.Size, e.Digest = 3, SumBytes([]byte("abc"))
+			}
+			link := TreeEntry{Path: "b", Kind: KindSymlink, Perm: 0o777, Target: "a"}
+			tree := &Tree{Entries: []TreeEntry{e, link}}
+			reduced := e
+			reduced.Perm = tt.wantPerm
+			want := (&Tree{Entries: []TreeEntry{reduced, link}}).Encode()
+
+			if got := tree.EncodePortable(); !bytes.Equal(got, want) {
+				t.Errorf("EncodePortable = %q, want %q", got, want)
+			}
+			if got, want := tree.PortableDigest(), SumBytes(want); got != want {
+				t.Errorf("PortableDigest = %s, want %s", got, want)
+			}
+			if tree.Entries[0].Perm != tt.perm {
+				t.Errorf("the tree's entry has mode %o after encoding, want %o", tree.Entries[0].Perm, tt.perm)
+			}
+		})
 	}
 }

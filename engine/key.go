@@ -338,7 +338,7 @@ func (w *Workspace) folderDigest(abs string, visited map[string]bool) (cache.Dig
 	}
 	// Permission bits are reduced as for a file input, so that clones
 	// under different umasks share keys.
-	treeDigest := t.Portable().Digest()
+	treeDigest := t.PortableDigest()
 
 	var h *blake3.Hasher
 	for _, e := range t.Entries {

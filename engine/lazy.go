@@ -158,7 +158,7 @@ func (rs *RemoteSession) inputInTree(ctx context.Context, w *Workspace, stage st
 					sub.Entries = append(sub.Entries, se)
 				}
 			}
-			return Input{Path: path, Kind: cache.KindDir, Perm: e.Perm, Digest: sub.Portable().Digest()}, nil
+			return Input{Path: path, Kind: cache.KindDir, Perm: e.Perm, Digest: sub.PortableDigest()}, nil
 		}
 		return Input{}, errNoRecordedState
 	}
