@@ -237,7 +237,7 @@ func plural(n int, noun string) string {
 const configuredRemote = "configured"
 
 func addRunsRemoteFlag(f *pflag.FlagSet, url *string) {
-	f.StringVar(url, "remote", "", "list the runs in a remote cache: --remote for the configured one ($"+remoteEnv+" or the cache block), --remote=URL for another")
+	f.StringVar(url, "remote", "", "list the runs in a remote cache: --remote for the configured one ($"+remoteEnv+" or the cache block), --remote URL for another")
 	f.Lookup("remote").NoOptDefVal = configuredRemote
 }
 

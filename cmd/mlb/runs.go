@@ -51,7 +51,19 @@ stages were executed, restored or kept, and a column per metric.
 
 A filter compares a metric, or a param by its dotted path, with =, !=, <,
 <=, > or >=. Runs without the metric or param are left out.`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			// A bare --remote means the configured remote, so in
+			// "--remote URL" the flag parser leaves the URL as an
+			// argument, and runs takes none else.
+			if len(args) == 1 && o.remote == configuredRemote {
+				o.remote = args[0]
+				return nil
+			}
+			if len(args) > 0 {
+				return &usageError{fmt.Errorf("unexpected argument %q: mlb runs takes only flags", args[0])}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.limit < 0 {
 				return &usageError{fmt.Errorf("invalid --limit %d: give a positive number, or 0 for all runs", o.limit)}
