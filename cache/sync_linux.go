@@ -58,6 +58,14 @@ func (s *Store) ExpectManyWrites() {
 	s.freshMu.Unlock()
 }
 
+// FlushesOneByOne reports whether an entry renamed into place now would be
+// flushed on its own in the background.
+func (s *Store) FlushesOneByOne() bool {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	return !s.many && s.fresh < syncOneByOne
+}
+
 // Sync makes everything written to the store so far durable. A build calls
 // it once, before it writes its run record. Up to syncOneByOne entries are
 // flushed one by one, each with its folder, as they are written, and Sync

@@ -97,8 +97,10 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 		w.packing = st.sources
 		defer func() { w.packing = nil }()
 	}
-	if len(st.memo.results) == 0 && len(selected) > 1 {
-		// A first build here, which writes an entry or more per stage.
+	if opts.Sync == SyncNever || len(st.memo.results) == 0 && len(selected) > 1 {
+		// A build that will not flush, or a first build here, which
+		// writes an entry or more per stage: flushing entries one by
+		// one as they are written would be wasted.
 		w.Store.ExpectManyWrites()
 	}
 

@@ -18,14 +18,14 @@ const (
 	// syncWorth or more in all. After a quicker build, the kernel writes
 	// the entries back on its own within half a minute, as it does every
 	// output of make or ninja.
+	// NOTE: the store fsyncs the first 256 entries of a build that is not
+	// a first build one by one in the background, as SyncAlways does,
+	// because the verdict comes only at the end of the build.
 	SyncAuto SyncMode = iota
 	// SyncAlways flushes after every build that stored something.
 	SyncAlways
 	// SyncNever leaves writeback to the kernel, as on a CI machine whose
 	// disk does not outlive the job.
-	// NOTE: the store still fsyncs its first 256 entries one by one in
-	// the background, in every mode, because it learns the mode's
-	// verdict only at the end of the build.
 	SyncNever
 )
 

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +59,54 @@ func TestParseSyncMode(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Errorf("ParseSyncMode(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSyncNeverFlushesNothing checks that a build that will not flush
+// does not flush its entries one by one either, while the other modes
+// still do after a build that is not the first.
+func TestSyncNeverFlushesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		mode SyncMode
+		want bool
+	}{
+		{"never", SyncNever, false},
+		{"auto", SyncAuto, true},
+		{"always", SyncAlways, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newWorkspace(t, `
+stage "a" {
+  inputs  = { in = "in.txt" }
+  outputs = { out = "a.txt" }
+  command = "cp in.txt a.txt"
+}
+stage "b" {
+  inputs  = { in = "in.txt" }
+  outputs = { out = "b.txt" }
+  command = "cp in.txt b.txt"
+}
+`, map[string]string{"in.txt": "one"})
+			if _, err := build(t, context.Background(), root, BuildOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			writeFiles(t, root, map[string]string{"in.txt": "two"})
+
+			g := load(t, root, ParamSources{})
+			w, err := OpenWorkspace(root, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if _, err := w.Build(context.Background(), g, BuildOptions{Env: os.Environ(), Sync: tt.mode}); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.Store.FlushesOneByOne(); got != tt.want {
+				t.Errorf("after a second build, FlushesOneByOne = %t, want %t", got, tt.want)
 			}
 		})
 	}
