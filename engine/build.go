@@ -158,6 +158,9 @@ func (w *Workspace) Build(ctx context.Context, g *Graph, opts BuildOptions) (*Ru
 	}
 	if opts.NoRecord {
 		err = w.Index.Save()
+		if opts.Sync.flushes(rec) {
+			err = errors.Join(err, w.Store.Sync())
+		}
 	} else {
 		err = errors.Join(w.saveState(st, rec, opts.Sync.flushes(rec)), w.saveMemo(st.memo, g, rec.Stages, rec.Sources), w.Index.Save())
 	}

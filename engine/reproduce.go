@@ -17,6 +17,7 @@ type ReproduceOptions struct {
 	Jobs   int      // stages run at once
 	Env    []string // environment of the stages
 	Events Events
+	Sync   SyncMode // when the results it stores are flushed
 }
 
 // OutputCheck compares one output of a reproduced run with its record.
@@ -77,7 +78,7 @@ func (w *Workspace) Reproduce(ctx context.Context, rec *RunRecord, opts Reproduc
 	defer os.RemoveAll(sc.base)
 
 	built, err := sc.ws.Build(ctx, sc.graph, BuildOptions{
-		Targets: stageNames(rec), Jobs: opts.Jobs, Env: opts.Env, Events: opts.Events, NoRecord: true,
+		Targets: stageNames(rec), Jobs: opts.Jobs, Env: opts.Env, Events: opts.Events, NoRecord: true, Sync: opts.Sync,
 	})
 	if built == nil {
 		return nil, err

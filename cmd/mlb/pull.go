@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlbuild/mlb/engine"
 )
 
 type pullOptions struct {
@@ -35,6 +38,10 @@ List the runs in the remote with mlb runs --remote.`,
 }
 
 func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, prefix string) error {
+	syncMode, err := engine.ParseSyncMode(os.Getenv(engine.SyncEnv))
+	if err != nil {
+		return &usageError{err}
+	}
 	ws, err := openWorkspace(g)
 	if err != nil {
 		return err
@@ -51,12 +58,22 @@ func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, prefix string
 	}
 	defer r.Close()
 
+	// A pull executes no stage, so only MLB_SYNC=always flushes what it
+	// stored: a download is cheaper to repeat than a wait for the disk.
+	if syncMode == engine.SyncNever {
+		ws.Store.ExpectManyWrites()
+	}
 	rec, report, err := ws.PullRun(cmd.Context(), r, prefix)
 	for _, s := range report.Skipped {
 		fmt.Fprintf(g.stderr, "mlb: warning: not pulled: %s\n", s)
 	}
 	if err != nil {
 		return err
+	}
+	if syncMode == engine.SyncAlways {
+		if err := ws.Store.Sync(); err != nil {
+			return err
+		}
 	}
 	st := r.Stats()
 	fmt.Fprintf(g.stdout, "pulled run %s from %s: %s; downloaded %s, %d bytes (%d compressed)\n",

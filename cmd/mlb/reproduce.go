@@ -37,12 +37,16 @@ from the record is reported as non-deterministic. The exit status is 1
 when any output differs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			syncMode, err := engine.ParseSyncMode(os.Getenv(engine.SyncEnv))
+			if err != nil {
+				return &usageError{err}
+			}
 			ws, rec, err := openRun(g, args[0], true)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			ropts := engine.ReproduceOptions{Jobs: o.jobs, Env: os.Environ()}
+			ropts := engine.ReproduceOptions{Jobs: o.jobs, Env: os.Environ(), Sync: syncMode}
 			if o.into != "" {
 				if ropts.Into, err = filepath.Abs(o.into); err != nil {
 					return err

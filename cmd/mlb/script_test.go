@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":  cmdWaitFile,
 			"waitdead":  cmdWaitDead,
 			"jsonvalid": cmdJSONValid,
+			"capture":   cmdCapture,
 		},
 	})
 }
