@@ -56,12 +56,10 @@ func checkHashFile(t *testing.T, path string, want Digest, size int) {
 	}
 }
 
-// TestHashRegularSources checks both ways hashRegular gets a file's
-// segments, a mapping and pread(2), from offsets on and off a page
-// boundary, against zeebo/blake3 over the same bytes.
-func TestHashRegularSources(t *testing.T) {
-	page := os.Getpagesize()
-	data := randomBytes(4*treeSegment+page+3, 11)
+// openTestFile writes data to a new file and opens it for reading. The
+// descriptor is closed when the test ends.
+func openTestFile(t *testing.T, data []byte) (string, int) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -70,7 +68,17 @@ func TestHashRegularSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fd)
+	t.Cleanup(func() { unix.Close(fd) })
+	return path, fd
+}
+
+// TestHashRegularSources checks both ways hashRegular gets a file's
+// segments, a mapping and pread(2), from offsets on and off a page
+// boundary, against zeebo/blake3 over the same bytes.
+func TestHashRegularSources(t *testing.T) {
+	page := os.Getpagesize()
+	data := randomBytes(4*treeSegment+page+3, 11)
+	_, fd := openTestFile(t, data)
 
 	for _, start := range []int{0, 1, page - 1, page, page + 1, treeSegment} {
 		size := int64(len(data) - start)
@@ -120,16 +128,8 @@ func TestHashRegularShrunk(t *testing.T) {
 	size := 6 * treeSegment
 	for _, name := range []string{"mapped", "read"} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "f")
 			data := randomBytes(size, 5)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fd)
+			path, fd := openTestFile(t, data)
 			var src segmentSource = &preadSource{fd: fd, size: int64(size), bufs: [][]byte{make([]byte, treeSegment)}}
 			if name == "mapped" {
 				m, ok := mapFile(fd, 0, int64(size))
@@ -142,7 +142,7 @@ func TestHashRegularShrunk(t *testing.T) {
 			if err := os.Truncate(path, 2*treeSegment+100); err != nil {
 				t.Fatal(err)
 			}
-			_, err = hashSegments(data[:treeSegment], int64(size), src, 1)
+			_, err := hashSegments(data[:treeSegment], int64(size), src, 1)
 			if !errors.Is(err, errFileShrank) {
 				t.Errorf("error = %v, want %v", err, errFileShrank)
 			}
