@@ -24,8 +24,8 @@ func HashFile(path string) (Digest, int64, error) {
 
 // hashOpenFile returns the digest and length of the contents of f, which
 // should be size bytes long, without moving its offset: another goroutine
-// may be copying from f meanwhile. It hashes on one goroutine whatever
-// workers says.
+// may be copying from f meanwhile. It hashes on one goroutine, whatever
+// the value of workers.
 func hashOpenFile(f *os.File, size int64, _ int) (Digest, int64, error) {
 	return HashReader(io.NewSectionReader(f, 0, size+1))
 }

@@ -19,10 +19,10 @@ var errFileShrank = errors.New("file shrank while it was read")
 // a mapping, never moving the file offset, so another goroutine may copy
 // from the same descriptor meanwhile.
 //
-// The segments are hashed on up to workers goroutines. A file mostly in the page
-// cache is mapped, which spares copying every byte out of the cache; a
-// file mostly on disk is read, each worker reading its own segment, which
-// keeps as many reads in flight as there are workers.
+// The segments are hashed on up to workers goroutines. A file mostly in
+// the page cache is mapped, which spares copying every byte out of the
+// cache. A file mostly on disk is read, each worker reading its own
+// segment, so that as many reads are in flight as there are workers.
 func hashRegular(fd int, start, size int64, first []byte, workers int) (Digest, error) {
 	if first == nil {
 		bp := hashBuffers.Get().(*[]byte)
@@ -49,9 +49,9 @@ func hashRegular(fd int, start, size int64, first []byte, workers int) (Digest, 
 
 // mostlyCached reports whether at least half of the n bytes of fd from off
 // on are in the page cache. It reports false when it cannot tell, as
-// before Linux 6.5, which has no cachestat(2): on a 2 GiB file, reading
-// took a third longer than mapping when the file was cached, but mapping
-// took half as long again as reading when it was not.
+// before Linux 6.5, which has no cachestat(2). Measured on a 2 GiB file,
+// reading took a third longer than mapping when the file was cached, and
+// mapping took half as long again as reading when it was not.
 func mostlyCached(fd int, off, n int64) bool {
 	r := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
 	var st unix.Cachestat_t
