@@ -211,6 +211,13 @@ func validTreePath(p string) bool {
 
 // restoreFile copies (or reflinks) a blob to a temp file beside path,
 // checks its size and digest, sets its mode and renames it into place.
+//
+// The digest is checked on the blob while it is copied only under a read
+// lease that holds to the end, so that nothing wrote the blob between the
+// two reads. Without one, or when a process opened the blob for writing
+// meanwhile, the copy itself is hashed after it is written: what goes
+// into the workspace is always what was hashed, or a blob that was
+// verified before and that nothing opened for writing since.
 func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string) error {
 	src, err := s.OpenBlob(d)
 	if errors.Is(err, ErrNotFound) {
@@ -235,18 +242,42 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	if err != nil {
 		return err
 	}
-	if s.trusts(d, fi) {
-		return placeRestored(tmp, copyTrusted(tmp, src, size), perm, path)
+	lease := takeReadLease(src)
+	defer lease.release()
+	var got Digest
+	trusted := lease.ok && s.trusts(d, fi)
+	switch {
+	case trusted:
+		got, err = d, copyTrusted(tmp, src, size)
+	case lease.ok:
+		got, err = copyVerified(tmp, src, size)
+	default:
+		got, err = copyThenHash(tmp, src, size)
 	}
-	got, err := copyVerified(tmp, src, size)
+	unwritten := lease.held() && unchangedSince(src, fi)
+	if err == nil && lease.ok && !unwritten {
+		got, _, err = hashOpenFile(tmp, size, runtime.GOMAXPROCS(0))
+	}
 	switch {
 	case err == nil && got != d:
 		s.discard(d)
 		err = &CorruptError{What: "blob", Name: d.String(), Reason: "contents hash to " + got.String()}
-	case err == nil:
-		s.noteVerified(d, src, fi)
+	case err == nil && !trusted && unwritten:
+		s.noteVerified(d, fi)
 	}
 	return placeRestored(tmp, err, perm, path)
+}
+
+// unchangedSince reports whether the open file f still has the stat data
+// fi.
+func unchangedSince(f *os.File, fi fs.FileInfo) bool {
+	now, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	a, okA := statOfBlob(fi)
+	b, okB := statOfBlob(now)
+	return okA && okB && a == b
 }
 
 // restorePacked writes the packed blob d at b, verified, to a temp file
@@ -333,6 +364,22 @@ func copyVerified(dst, src *os.File, size int64) (Digest, error) {
 		return Digest{}, fmt.Errorf("blob changed while it was copied: %d bytes copied, %d hashed", copied, h.n)
 	}
 	return h.d, nil
+}
+
+// copyThenHash fills dst with the blob src of size bytes and returns the
+// digest of what dst then holds.
+func copyThenHash(dst, src *os.File, size int64) (Digest, error) {
+	if cloneFile(dst, src) != nil {
+		n, err := io.Copy(dst, src)
+		if err != nil {
+			return Digest{}, err
+		}
+		if n != size {
+			return Digest{}, fmt.Errorf("blob changed while it was copied: %d bytes copied, %d expected", n, size)
+		}
+	}
+	d, _, err := hashOpenFile(dst, size, runtime.GOMAXPROCS(0))
+	return d, err
 }
 
 // copyTrusted fills dst with the blob src of size bytes, which a restore

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"encoding/binary"
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -223,7 +222,12 @@ func hashWindow(cvs [][8]uint32, base int64, src segmentSource, hashers []segmen
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // The first buffer that hashStream reads must be exactly segment 0.

@@ -16,9 +16,11 @@ import (
 // and found matching their names, each with the blob file's stat data at
 // that time. A restore of a blob whose stat data still matches copies it
 // without hashing it again, as a build trusts a workspace file whose stat
-// data matches the file-state index. Any write to the blob, a chmod, a
-// rename over it or a copy of the cache changes its change time or inode,
-// and the next restore hashes it again.
+// data matches the file-state index. A write(2) to the blob, a chmod, a
+// rename over it or a copy of the cache changes its change time or inode.
+// A write through a shared mapping whose page is already dirty changes
+// neither, so a blob is recorded, and trusted, only under a read lease:
+// while no process has it open for writing (see readLease).
 const verifiedFile = "verified"
 
 // trustMinSize is the least size of a blob that restores may trust: below
@@ -86,21 +88,15 @@ func (s *Store) trusts(d Digest, fi fs.FileInfo) bool {
 	return r.recorded-changed >= int64(racyMargin)
 }
 
-// noteVerified records that the blob d, with the stat data fi before it
-// was hashed, hashed to its name. A blob changed since fi is not recorded.
-func (s *Store) noteVerified(d Digest, f *os.File, fi fs.FileInfo) {
-	before, ok := statOfBlob(fi)
-	if !ok || before.size < trustMinSize {
+// noteVerified records that the blob d, with the stat data fi, hashed to
+// its name. The caller checked that nothing opened the blob for writing
+// from before it took fi to after the hash (see readLease).
+func (s *Store) noteVerified(d Digest, fi fs.FileInfo) {
+	st, ok := statOfBlob(fi)
+	if !ok || st.size < trustMinSize {
 		return
 	}
-	now, err := f.Stat()
-	if err != nil {
-		return
-	}
-	if after, _ := statOfBlob(now); after != before {
-		return
-	}
-	r := verifiedRecord{stat: before, recorded: time.Now().UnixNano()}
+	r := verifiedRecord{stat: st, recorded: time.Now().UnixNano()}
 	v := &s.verified
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -117,9 +113,11 @@ func (s *Store) noteVerified(d Digest, f *os.File, fi fs.FileInfo) {
 	_ = out.Close()
 }
 
-// loadVerified reads verifiedFile once. A record whose checksum fails,
-// such as one torn by a crash, is skipped; a later record of the same blob
-// replaces an earlier one. The caller holds v.mu.
+// loadVerified reads verifiedFile once. A later record of the same blob
+// replaces an earlier one. Where a record fails its checksum, as one torn
+// by a crash or a full disk does, the search for the next record goes on
+// byte by byte, so the records appended after it still count. The caller
+// holds v.mu.
 func (s *Store) loadVerified() {
 	v := &s.verified
 	if v.loaded {
@@ -131,10 +129,14 @@ func (s *Store) loadVerified() {
 	if err != nil {
 		return
 	}
-	for ; len(data) >= verifiedRecordSize; data = data[verifiedRecordSize:] {
-		if d, r, ok := decodeVerified(data[:verifiedRecordSize]); ok {
-			v.byBlob[d] = r
+	for len(data) >= verifiedRecordSize {
+		d, r, ok := decodeVerified(data[:verifiedRecordSize])
+		if !ok {
+			data = data[1:]
+			continue
 		}
+		v.byBlob[d] = r
+		data = data[verifiedRecordSize:]
 	}
 }
 
@@ -182,6 +184,12 @@ func (s *Store) compactVerified() error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
 		return err
+	}
+	// rename(2) cannot put a file over a folder of that name.
+	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
+		if err := os.RemoveAll(path); err != nil {
+			return err
+		}
 	}
 	return os.Rename(tmp, path)
 }

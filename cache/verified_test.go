@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // storeLarge stores a file output of size random bytes and returns it with
@@ -56,6 +58,19 @@ func trustsBlob(t *testing.T, s *Store, d Digest) bool {
 		t.Fatal(err)
 	}
 	return s.trusts(d, fi)
+}
+
+// appendFile appends b to the file at path.
+func appendFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func countVerified(t *testing.T, s *Store) int {
@@ -176,18 +191,25 @@ func TestVerifiedRecords(t *testing.T) {
 	}
 
 	ageVerified(t, s)
-	f, err := os.OpenFile(filepath.Join(s.root, verifiedFile), os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	torn := encodeVerified(small.Digest, verifiedRecord{stat: blobStat{size: 1}})
-	if _, err := f.Write(torn[:verifiedRecordSize/2]); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	appendFile(t, filepath.Join(s.root, verifiedFile), torn[:verifiedRecordSize/2])
 	s.verified = verifiedSet{}
 	if !trustsBlob(t, s, a.Digest) || !trustsBlob(t, s, b.Digest) {
 		t.Error("a torn record at the end hides the records before it")
+	}
+
+	// A record appended after the torn one still counts.
+	fi, err := os.Stat(s.BlobPath(b.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := statOfBlob(fi)
+	later := verifiedRecord{stat: st, recorded: st.ctime + 2*int64(racyMargin)}
+	appendFile(t, filepath.Join(s.root, verifiedFile), encodeVerified(b.Digest, later))
+	s.verified = verifiedSet{}
+	s.loadVerified()
+	if got := s.verified.byBlob[b.Digest]; got != later {
+		t.Errorf("record after a torn one = %+v, want %+v", got, later)
 	}
 
 	remove(t, s.BlobPath(b.Digest))
@@ -200,5 +222,111 @@ func TestVerifiedRecords(t *testing.T) {
 	s.verified = verifiedSet{}
 	if !trustsBlob(t, s, a.Digest) {
 		t.Error("the record of a is lost by compacting")
+	}
+}
+
+// TestRestoreBlobOpenForWriting checks the writes that leave a blob's
+// stat data as it was: a write through a shared mapping whose page is
+// already dirty. A blob open for writing is never recorded as verified,
+// and its restore hashes the copy it made, so the changed byte is found.
+func TestRestoreBlobOpenForWriting(t *testing.T) {
+	s := newStore(t)
+	o, _ := storeLarge(t, s, trustMinSize+1, 6)
+	blob := s.BlobPath(o.Digest)
+	chmod(t, blob, 0o644)
+	f, err := os.OpenFile(blob, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, int(o.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	first := m[0]
+	m[0] = first ^ 0xff // the first write fault sets the change time
+	m[0] = first
+
+	dest := filepath.Join(t.TempDir(), "model.bin")
+	if err := s.Restore(o, dest); err != nil {
+		t.Fatal(err)
+	}
+	if n := countVerified(t, s); n != 0 {
+		t.Fatalf("%d records of a blob open for writing, want 0", n)
+	}
+
+	m[0] ^= 0xff // the same dirty page: no new fault, no new change time
+	err = s.Restore(o, dest)
+	var ce *CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("restore of a blob changed through a mapping: error %v, want a *CorruptError", err)
+	}
+}
+
+// TestRestoreWhileBlobWritten restores a blob again and again while
+// another goroutine flips one of its bytes with pwrite(2). Every restore
+// that succeeds must have put the blob's true contents in place.
+func TestRestoreWhileBlobWritten(t *testing.T) {
+	s := newStore(t)
+	o, data := storeLarge(t, s, 4*trustMinSize, 7)
+	blob := s.BlobPath(o.Digest)
+	chmod(t, blob, 0o644)
+	f, err := os.OpenFile(blob, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := []byte{data[len(data)/2]}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b[0] ^= 0xff
+			_, _ = f.WriteAt(b, int64(len(data)/2))
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+
+	dest := filepath.Join(t.TempDir(), "model.bin")
+	for range 20 {
+		err := s.Restore(o, dest)
+		if IsMiss(err) {
+			return // found corrupt and removed: the end of this blob
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatal("a restore reported success with other contents than the blob's")
+		}
+	}
+}
+
+// TestCompactVerifiedOverFolder checks that garbage collection replaces a
+// folder that took the list's name.
+func TestCompactVerifiedOverFolder(t *testing.T) {
+	s := newStore(t)
+	if err := os.MkdirAll(filepath.Join(s.root, verifiedFile, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.compactVerified(); err != nil {
+		t.Fatalf("compactVerified over a folder: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(s.root, verifiedFile)); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("%s after compacting: %v, %v; want a regular file", verifiedFile, fi, err)
 	}
 }

@@ -59,8 +59,9 @@ func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, prefix string
 	defer r.Close()
 
 	// A pull executes no stage, so only MLB_SYNC=always flushes what it
-	// stored: a download is cheaper to repeat than a wait for the disk.
-	if syncMode == engine.SyncNever {
+	// stored, and no entry is flushed on its own: a download is cheaper
+	// to repeat than a wait for the disk.
+	if syncMode != engine.SyncAlways {
 		ws.Store.ExpectManyWrites()
 	}
 	rec, report, err := ws.PullRun(cmd.Context(), r, prefix)

@@ -89,7 +89,7 @@ func printReproduction(g *globalOptions, res *engine.Reproduction) {
 	if res.Into != "" {
 		dest = res.Into
 	}
-	fmt.Fprintf(w, "reproduced run %s into %s: %d stages executed", res.Run.Hash[:12], dest, len(res.Executed))
+	fmt.Fprintf(w, "reproduced run %s into %s: %s executed", res.Run.Hash[:12], dest, plural(len(res.Executed), "stage"))
 	for i, s := range res.Executed {
 		if i == 0 {
 			fmt.Fprint(w, " (")

@@ -55,9 +55,8 @@ A filter compares a metric, or a param by its dotted path, with =, !=, <,
 			// A bare --remote means the configured remote, so in
 			// "--remote URL" the flag parser leaves the URL as an
 			// argument, and runs takes none else.
-			if len(args) == 1 && o.remote == configuredRemote {
-				o.remote = args[0]
-				return nil
+			if len(args) > 0 && o.remote == configuredRemote {
+				o.remote, args = args[0], args[1:]
 			}
 			if len(args) > 0 {
 				return &usageError{fmt.Errorf("unexpected argument %q: mlb runs takes only flags", args[0])}
