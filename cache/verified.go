@@ -193,3 +193,17 @@ func (s *Store) compactVerified() error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// forgetVerified empties the list of verified blobs, so that restores
+// hash every blob again until one is recorded anew.
+func (s *Store) forgetVerified() error {
+	v := &s.verified
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.loaded, v.byBlob = true, map[Digest]verifiedRecord{}
+	err := os.Remove(filepath.Join(s.root, verifiedFile))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}

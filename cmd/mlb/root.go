@@ -61,6 +61,7 @@ restores the others from a content-addressed cache, and records every run.`,
 		newReproduceCmd(g),
 		newCheckoutCmd(g),
 		newGCCmd(g),
+		newFsckCmd(g),
 		newDebugCmd(g),
 	)
 	return root
