@@ -60,6 +60,16 @@ func trustsBlob(t *testing.T, s *Store, d Digest) bool {
 	return s.trusts(d, fi)
 }
 
+// sameBytes reports whether the file at path holds exactly data.
+func sameBytes(t *testing.T, path string, data []byte) bool {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(got, data)
+}
+
 // appendFile appends b to the file at path.
 func appendFile(t *testing.T, path string, b []byte) {
 	t.Helper()
@@ -114,11 +124,7 @@ func TestRestoreTrustsVerifiedBlob(t *testing.T) {
 	if err := s.Restore(o, dest); err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, data) {
+	if !sameBytes(t, dest, data) {
 		t.Error("a trusted restore wrote other contents than the blob's")
 	}
 	if n := countVerified(t, s); n != 1 {
@@ -306,11 +312,7 @@ func TestRestoreWhileBlobWritten(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(dest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, data) {
+		if !sameBytes(t, dest, data) {
 			t.Fatal("a restore reported success with other contents than the blob's")
 		}
 	}

@@ -3,13 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/mlbuild/mlb/cache"
 )
@@ -91,9 +89,7 @@ type checkMeter struct {
 }
 
 func startCheckMeter(w io.Writer) *checkMeter {
-	m := &checkMeter{w: w, done: make(chan struct{})}
-	f, ok := w.(*os.File)
-	m.live = ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == "" && os.Getenv("TERM") != "dumb"
+	m := &checkMeter{w: w, done: make(chan struct{}), live: liveTerminal(w)}
 	if m.live {
 		m.stopped.Add(1)
 		go m.tick()

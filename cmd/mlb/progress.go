@@ -48,8 +48,7 @@ func newProgress(w io.Writer, mode string, _ []*engine.Stage) *progress {
 	case "tty":
 		p.live = true
 	case "auto":
-		f, ok := w.(*os.File)
-		p.live = ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == "" && os.Getenv("TERM") != "dumb"
+		p.live = liveTerminal(w)
 	}
 	if p.live {
 		p.stopped.Add(1)
@@ -61,6 +60,13 @@ func newProgress(w io.Writer, mode string, _ []*engine.Stage) *progress {
 		p.w = p.plain
 	}
 	return p
+}
+
+// liveTerminal reports whether w is a terminal that can redraw a line:
+// not a file or pipe, not a CI log, not a dumb terminal.
+func liveTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == "" && os.Getenv("TERM") != "dumb"
 }
 
 func (p *progress) tick() {
