@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -52,11 +53,10 @@ func TestCheck(t *testing.T) {
 	if st.Packs != 1 {
 		t.Errorf("checked %d packs, want 1", st.Packs)
 	}
-	want := []string{badSmall.String(), badLarge.Digest.String(), ds[1].String()}
-	slices.Sort(want)
-	got := slices.Sorted(slices.Values(st.Corrupt))
-	if !slices.Equal(got, want) {
-		t.Errorf("corrupt = %v, want %v", got, want)
+	want := []CorruptBlob{{Digest: badSmall.String()}, {Digest: badLarge.Digest.String()}, {Digest: ds[1].String(), Pack: filepath.Base(pack)}}
+	slices.SortFunc(want, func(a, b CorruptBlob) int { return strings.Compare(a.Digest, b.Digest) })
+	if !slices.Equal(st.Corrupt, want) {
+		t.Errorf("corrupt = %v, want %v", st.Corrupt, want)
 	}
 	for _, d := range []Digest{badSmall, badLarge.Digest, ds[1]} {
 		if s.HasBlob(d) {
@@ -79,7 +79,8 @@ func TestCheck(t *testing.T) {
 }
 
 // TestCheckBadPack checks that a pack whose index fails its checksum is
-// reported, not counted as checked.
+// removed and reported, not counted as checked, and that the store's
+// epoch changes.
 func TestCheckBadPack(t *testing.T) {
 	s := newStore(t)
 	packFiles(t, s, "one\n", "two\n")
@@ -89,6 +90,7 @@ func TestCheckBadPack(t *testing.T) {
 		return b
 	})
 	s.packs = packSet{}
+	epoch := s.Epoch()
 	st, err := s.Check(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,57 @@ func TestCheckBadPack(t *testing.T) {
 	if st.Blobs != 0 || len(st.Corrupt) != 0 {
 		t.Errorf("checked %d blobs, %d corrupt; want none", st.Blobs, len(st.Corrupt))
 	}
-	if _, err := os.Stat(filepath.Join(s.packsDir(), name)); err != nil {
-		t.Errorf("the bad pack was removed: %v; gc removes it", err)
+	if _, err := os.Stat(filepath.Join(s.packsDir(), name)); !os.IsNotExist(err) {
+		t.Errorf("the bad pack is still there: %v", err)
+	}
+	if s.Epoch() == epoch {
+		t.Error("the epoch is unchanged after removing a pack")
+	}
+}
+
+// TestCheckOddEntries checks entries under blobs/ that are not plain blob
+// files: a folder and a symlink at a blob's path are removed as corrupt, a
+// file with a digest name in the wrong folder or in uppercase is left
+// alone.
+func TestCheckOddEntries(t *testing.T) {
+	s := newStore(t)
+	good, err := s.PutBytes([]byte("good\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := SumBytes([]byte("a folder"))
+	if err := os.MkdirAll(filepath.Join(s.BlobPath(folder), "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := SumBytes([]byte("a symlink"))
+	if err := os.MkdirAll(filepath.Dir(s.BlobPath(link)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(s.BlobPath(good), s.BlobPath(link)); err != nil {
+		t.Fatal(err)
+	}
+	stray := SumBytes([]byte("stray"))
+	writeFile(t, filepath.Join(s.root, "blobs", "zz", stray.String()), "not it", 0o644)
+	writeFile(t, filepath.Join(filepath.Dir(s.BlobPath(stray)), strings.ToUpper(stray.String())), "not it", 0o644)
+
+	st, err := s.Check(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []CorruptBlob{{Digest: folder.String()}, {Digest: link.String()}}
+	slices.SortFunc(want, func(a, b CorruptBlob) int { return strings.Compare(a.Digest, b.Digest) })
+	if !slices.Equal(st.Corrupt, want) {
+		t.Errorf("corrupt = %v, want %v", st.Corrupt, want)
+	}
+	if st.Blobs != 3 {
+		t.Errorf("checked %d blobs, want 3: the good one, the folder and the symlink", st.Blobs)
+	}
+	for _, d := range []Digest{folder, link} {
+		if _, err := os.Lstat(s.BlobPath(d)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", d, err)
+		}
+	}
+	if _, err := s.ReadBlob(good); err != nil {
+		t.Errorf("good blob: %v", err)
 	}
 }

@@ -128,6 +128,9 @@ func (s *Store) collectPacks(live *Live, dryRun bool, st *GCStats) error {
 	}
 	entries, _ := os.ReadDir(s.packsDir())
 	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue // no pack; no read looks at it
+		}
 		s.packs.mu.RLock()
 		known := s.packs.files[e.Name()] != nil
 		s.packs.mu.RUnlock()

@@ -201,9 +201,5 @@ func (s *Store) forgetVerified() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.loaded, v.byBlob = true, map[Digest]verifiedRecord{}
-	err := os.Remove(filepath.Join(s.root, verifiedFile))
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
+	return os.RemoveAll(filepath.Join(s.root, verifiedFile))
 }

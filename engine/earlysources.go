@@ -96,7 +96,7 @@ func (e *earlySources) work() {
 		p := e.queue[0]
 		e.queue = e.queue[1:]
 		e.mu.Unlock()
-		out, err := e.w.storeSource(p.in, e.pack)
+		out, err := e.w.storeSource(p.in, e.pack, !e.memo.trusted)
 		e.mu.Lock()
 		if err != nil {
 			e.err = fmt.Errorf("store source input %s of stage %s: %w", p.in.Path, p.stage, err)

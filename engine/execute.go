@@ -48,6 +48,9 @@ func (w *Workspace) buildStage(ctx context.Context, s *Stage, opts BuildOptions,
 		}
 		if err == nil {
 			restored, err := opts.Remote.restoreOutputs(ctx, w, s, ar, r, opts)
+			if err == nil && !restored && !st.memo.trusted {
+				w.storeMissingOutputs(s, ar)
+			}
 			if err == nil {
 				r.Outputs, r.Metrics, r.Log, r.result = ar.Outputs, metricsOf(ar), ar.Log, ar
 				r.Duration = time.Since(start)
@@ -128,6 +131,26 @@ func (w *Workspace) restoreOutputs(s *Stage, ar *cache.ActionResult, ev Events) 
 		}
 	}
 	return true, nil
+}
+
+// storeMissingOutputs stores again, from the workspace, the outputs of the
+// up-to-date stage s whose blobs the cache lost, as after a collection or
+// a check that removed corrupt blobs: the workspace holds the same bytes,
+// so the result can be restored and checked out again. A failure costs
+// only a later run of the stage, so it is logged, not returned.
+func (w *Workspace) storeMissingOutputs(s *Stage, ar *cache.ActionResult) {
+	for _, o := range ar.Outputs {
+		if len(w.Store.MissingFor([]cache.Output{o})) == 0 {
+			continue
+		}
+		stored, err := w.Store.StoreOutput(o.Name, o.Path, w.Abs(o.Path), w.Index)
+		if err == nil && stored.Digest != o.Digest {
+			err = fmt.Errorf("the workspace copy hashes to %s, not %s", stored.Digest, o.Digest)
+		}
+		if err != nil {
+			slog.Warn("could not store again an output the cache lost", "stage", s.Name, "output", o.Path, "err", err)
+		}
+	}
 }
 
 // execute runs s's command and, when it succeeds and wrote every output,

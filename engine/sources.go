@@ -59,7 +59,7 @@ func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earl
 			continue
 		}
 		eg.Go(func() error {
-			out, err := w.storeSource(p.in, pack)
+			out, err := w.storeSource(p.in, pack, !memo.trusted)
 			if err != nil {
 				return fmt.Errorf("store source input %s of stage %s: %w", p.in.Path, p.stage, err)
 			}
@@ -79,8 +79,10 @@ func (w *Workspace) storeSources(runs []*StageRun, memo *resultMemo, early *earl
 }
 
 // storeSource stores the source input in: small files and folder trees
-// into pack, which the caller commits, anything else loose.
-func (w *Workspace) storeSource(in Input, pack *cache.PackWriter) (cache.Output, error) {
+// into pack, which the caller commits, anything else loose. With deep
+// set, as after a collection or a check that removed blobs, a folder
+// whose tree is stored is stored again when a file it lists is not.
+func (w *Workspace) storeSource(in Input, pack *cache.PackWriter, deep bool) (cache.Output, error) {
 	out := cache.Output{Name: in.Path, Path: in.Path, Kind: in.Kind, Perm: in.Perm, Digest: in.Digest}
 	if in.Kind == cache.KindFile {
 		size, err := pack.PutSmallFile(w.Abs(in.Path), in.Digest)
@@ -91,8 +93,10 @@ func (w *Workspace) storeSource(in Input, pack *cache.PackWriter) (cache.Output,
 		return out, nil
 	}
 	// A folder's tree is stored after every file it lists, or in the
-	// same pack, so a stored tree means a stored folder.
-	if in.Kind == cache.KindDir && w.Store.HasBlob(in.Digest) {
+	// same pack, so a stored tree means a stored folder, unless blobs were
+	// removed since.
+	if in.Kind == cache.KindDir && w.Store.HasBlob(in.Digest) &&
+		(!deep || len(w.Store.MissingFor([]cache.Output{{Kind: cache.KindDir, Digest: in.Digest}})) == 0) {
 		return out, nil
 	}
 	// An input folder may be a symlink; store the folder it leads to.

@@ -108,11 +108,29 @@ func TestFolderSourcePacked(t *testing.T) {
 }
 
 // TestSourcesStoredAgainAfterDamage checks that a build that runs no
-// stage stores again a source that a damaged pack lost.
+// stage stores again a source that a damaged pack lost: a file, and a
+// file of a source folder whose tree blob is intact.
 func TestSourcesStoredAgainAfterDamage(t *testing.T) {
-	root := newWorkspace(t, packedSourcesPipeline, map[string]string{
-		"a.txt": "alpha\n", "b.txt": "beta\n", "c.txt": "gamma\n",
-	})
+	tests := []struct {
+		name     string
+		pipeline string
+		files    map[string]string
+	}{
+		{"files", packedSourcesPipeline, map[string]string{"a.txt": "alpha\n", "b.txt": "beta\n", "c.txt": "gamma\n"}},
+		{"folder", folderSourcePipeline, map[string]string{"data/a.txt": "alpha\n", "data/sub/b.txt": "beta\n", "data/sub/c.txt": "gamma\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkSourceStoredAgain(t, newWorkspace(t, tt.pipeline, tt.files))
+		})
+	}
+}
+
+// checkSourceStoredAgain damages the packed blob of "beta\n", a source
+// of the workspace at root, and checks that the next build stores it
+// again without running a stage.
+func checkSourceStoredAgain(t *testing.T, root string) {
+	t.Helper()
 	first := buildWithParams(t, root, nil)
 	w := openForHistory(t, root)
 	pack := filepath.Join(w.Store.Root(), "packs", storeFiles(t, w.Store, "packs")[0])

@@ -22,14 +22,16 @@ func newFsckCmd(g *globalOptions) *cobra.Command {
 		Use:   "fsck",
 		Short: "Hash every blob in the cache and remove those that do not match",
 		Long: `Fsck hashes every blob in the cache, loose and packed, and removes each one
-whose contents do not hash to its name, so that the next build that needs it
-runs its stage or stores its source again. It also starts anew the list of
-large blobs that restores trust without hashing them (see docs/cache.md),
-with the blobs it hashed. A pack whose index is damaged is listed; mlb gc
-removes it.
+whose contents do not hash to its name, and each pack whose index is
+damaged, so that the next build stores them again: from the workspace when
+it holds the same output or source, else by running the stage. It also
+starts anew the list of large blobs that restores trust without hashing
+them (see docs/cache.md), with the blobs it hashed. A blob it cannot read
+is listed and the check goes on. Ctrl-C stops it between two blobs.
 
-The exit status is 1 when a blob was corrupt. Fsck refuses to start while a
-build uses the cache.`,
+The exit status is 1 when anything was corrupt, could not be checked, or
+the check was interrupted. Fsck refuses to start while a build uses the
+cache.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, err := openWorkspace(g)
@@ -44,11 +46,9 @@ build uses the cache.`,
 			defer lock.Unlock()
 
 			meter := startCheckMeter(g.stderr)
-			st, err := ws.Store.Check(cmd.Context(), meter.update)
+			st, checkErr := ws.Store.Check(cmd.Context(), meter.update)
 			meter.stop()
-			if err != nil {
-				return fmt.Errorf("fsck: %w", err)
-			}
+			// What a check that stopped early removed is reported too.
 			if o.json {
 				if err := writeJSON(g.stdout, st); err != nil {
 					return err
@@ -56,8 +56,15 @@ build uses the cache.`,
 			} else {
 				printCheck(g.stdout, st)
 			}
-			if len(st.Corrupt) > 0 {
-				return fmt.Errorf("fsck: removed %s from the cache; the next build stores good copies", plural(len(st.Corrupt), "corrupt blob"))
+			switch {
+			case checkErr != nil && cmd.Context().Err() != nil:
+				return fmt.Errorf("fsck: interrupted after %d blobs; run it again to check the rest", st.Blobs)
+			case checkErr != nil:
+				return fmt.Errorf("fsck: %w", checkErr)
+			case len(st.Failed) > 0:
+				return fmt.Errorf("fsck: could not check or remove %s: see the lines above", plural(len(st.Failed), "entry"))
+			case len(st.Corrupt) > 0 || len(st.BadPacks) > 0:
+				return fmt.Errorf("fsck: removed %s and %s from the cache; the next build stores good copies", plural(len(st.Corrupt), "corrupt blob"), plural(len(st.BadPacks), "damaged pack"))
 			}
 			return nil
 		},
@@ -67,11 +74,18 @@ build uses the cache.`,
 }
 
 func printCheck(w io.Writer, st cache.CheckStats) {
-	for _, d := range st.Corrupt {
-		fmt.Fprintf(w, "corrupt, removed: blob %s\n", d)
+	for _, b := range st.Corrupt {
+		if b.Pack != "" {
+			fmt.Fprintf(w, "corrupt, removed: blob %s in pack %s\n", b.Digest, b.Pack)
+		} else {
+			fmt.Fprintf(w, "corrupt, removed: blob %s\n", b.Digest)
+		}
 	}
 	for _, p := range st.BadPacks {
-		fmt.Fprintf(w, "damaged index, run mlb gc to remove: pack %s\n", p)
+		fmt.Fprintf(w, "damaged index, removed: pack %s\n", p)
+	}
+	for _, f := range st.Failed {
+		fmt.Fprintf(w, "failed: %s\n", f)
 	}
 	fmt.Fprintf(w, "checked %s (%s) in %s and the loose blob files: %d corrupt\n",
 		plural(st.Blobs, "blob"), formatBytes(st.Bytes), plural(st.Packs, "pack"), len(st.Corrupt))
