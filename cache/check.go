@@ -174,9 +174,9 @@ func (s *Store) looseBlobs() ([]looseBlob, error) {
 }
 
 // checkLoose hashes the loose blob b and reports whether it matches its
-// name. One that does not, or that is not a regular file, is removed; one
-// that matches, and that nothing had open for writing, goes on the list
-// of verified blobs.
+// name. One that does not, or that is not a regular file, is removed. One
+// that matches, and that nothing had open for writing, goes on the list of
+// verified blobs.
 func (s *Store) checkLoose(b looseBlob) (bool, error) {
 	path := s.BlobPath(b.digest)
 	if !b.regular {
@@ -185,6 +185,7 @@ func (s *Store) checkLoose(b looseBlob) (bool, error) {
 		}
 		return false, nil
 	}
+
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -203,6 +204,7 @@ func (s *Store) checkLoose(b looseBlob) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+
 	if got != b.digest {
 		if err := os.Remove(path); err != nil {
 			return false, fmt.Errorf("corrupt, and it could not be removed: %w", err)
