@@ -230,6 +230,11 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	}
 	defer src.Close()
 	fi, err := src.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		// A symlink to a device, say, which could read forever.
+		s.discard(d)
+		return &CorruptError{What: "blob", Name: d.String(), Reason: "not a regular file"}
+	}
 	if err != nil || fi.Size() != size {
 		// Either the blob is damaged or the record is wrong; only a blob
 		// that fails its own digest is removed.

@@ -332,3 +332,23 @@ func TestCompactVerifiedOverFolder(t *testing.T) {
 		t.Errorf("%s after compacting: %v, %v; want a regular file", verifiedFile, fi, err)
 	}
 }
+
+// TestRestoreBlobNotRegular checks that a blob path that leads to a
+// device is a corrupt blob, removed, and not read.
+func TestRestoreBlobNotRegular(t *testing.T) {
+	s := newStore(t)
+	o, _ := storeLarge(t, s, trustMinSize+1, 10)
+	blob := s.BlobPath(o.Digest)
+	remove(t, blob)
+	if err := os.Symlink("/dev/zero", blob); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Restore(o, filepath.Join(t.TempDir(), "model.bin"))
+	var ce *CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("restore from a symlink to /dev/zero: error %v, want a *CorruptError", err)
+	}
+	if _, err := os.Lstat(blob); !os.IsNotExist(err) {
+		t.Errorf("the symlink is still there: %v", err)
+	}
+}
