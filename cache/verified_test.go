@@ -231,6 +231,20 @@ func TestVerifiedRecords(t *testing.T) {
 	}
 }
 
+// openBlobForWriting makes the loose blob d writable and opens it for
+// reading and writing until the test ends.
+func openBlobForWriting(t *testing.T, s *Store, d Digest) *os.File {
+	t.Helper()
+	blob := s.BlobPath(d)
+	chmod(t, blob, 0o644)
+	f, err := os.OpenFile(blob, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // TestRestoreBlobOpenForWriting checks the writes that leave a blob's
 // stat data as it was: a write through a shared mapping whose page is
 // already dirty. A blob open for writing is never recorded as verified,
@@ -238,13 +252,7 @@ func TestVerifiedRecords(t *testing.T) {
 func TestRestoreBlobOpenForWriting(t *testing.T) {
 	s := newStore(t)
 	o, _ := storeLarge(t, s, trustMinSize+1, 6)
-	blob := s.BlobPath(o.Digest)
-	chmod(t, blob, 0o644)
-	f, err := os.OpenFile(blob, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openBlobForWriting(t, s, o.Digest)
 	m, err := unix.Mmap(int(f.Fd()), 0, int(o.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		t.Fatal(err)
@@ -276,13 +284,7 @@ func TestRestoreBlobOpenForWriting(t *testing.T) {
 func TestRestoreWhileBlobWritten(t *testing.T) {
 	s := newStore(t)
 	o, data := storeLarge(t, s, 4*trustMinSize, 7)
-	blob := s.BlobPath(o.Digest)
-	chmod(t, blob, 0o644)
-	f, err := os.OpenFile(blob, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openBlobForWriting(t, s, o.Digest)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
