@@ -41,6 +41,10 @@ when any output differs.`,
 			if err != nil {
 				return &usageError{err}
 			}
+			if o.verify && o.into != "" {
+				// --verify runs in a scratch folder and keeps no outputs.
+				return &usageError{fmt.Errorf("--into %s cannot go with --verify, which keeps no outputs: drop one of them", o.into)}
+			}
 			ws, rec, err := openRun(g, args[0], true)
 			if err != nil {
 				return err
