@@ -10,8 +10,8 @@ import (
 // kernel grants one only while no process has the file open for writing,
 // a writable shared mapping included, and breaks it when a process opens
 // the file for writing or truncates it. A restore that holds the lease
-// from before its copy to after it knows that nothing wrote the blob
-// meanwhile, which its stat data alone cannot tell: a write through a
+// from before its copy to after it is sure that nothing wrote the blob
+// meanwhile. Stat data alone cannot show that, because a write through a
 // page that a shared mapping has already dirtied changes neither the
 // modification nor the change time.
 type readLease struct {
@@ -19,10 +19,10 @@ type readLease struct {
 	ok bool
 }
 
-// takeReadLease asks for a read lease on f, which must be open read-only.
-// Without one, as when a process has f open for writing, when the store's
-// files belong to another user, or on a file system without leases, ok is
-// false and the restore hashes the copy it made.
+// takeReadLease requests a read lease on f, which must be open read-only.
+// The kernel grants none when a process has f open for writing, when the
+// store's files belong to another user, or on a file system without
+// leases. Then ok is false, and the restore hashes the copy it made.
 func takeReadLease(f *os.File) readLease {
 	return readLease{f: f, ok: setLease(f, unix.F_RDLCK) == nil}
 }

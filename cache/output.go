@@ -215,9 +215,9 @@ func validTreePath(p string) bool {
 // The digest is checked on the blob while it is copied only under a read
 // lease that holds to the end, so that nothing wrote the blob between the
 // two reads. Without one, or when a process opened the blob for writing
-// meanwhile, the copy itself is hashed after it is written: what goes
-// into the workspace is always what was hashed, or a blob that was
-// verified before and that nothing opened for writing since.
+// meanwhile, the copy itself is hashed after it is written. So what goes
+// into the workspace is what was hashed, or a blob that was verified
+// before and that nothing opened for writing since.
 func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string) error {
 	src, err := s.OpenBlob(d)
 	if errors.Is(err, ErrNotFound) {
@@ -253,7 +253,7 @@ func (s *Store) restoreFile(d Digest, size int64, perm fs.FileMode, path string)
 	trusted := lease.ok && s.trusts(d, fi)
 	switch {
 	case trusted:
-		got, err = d, copyTrusted(tmp, src, size)
+		got, err = d, copyBlob(tmp, src, size)
 	case lease.ok:
 		got, err = copyVerified(tmp, src, size)
 	default:
@@ -374,23 +374,16 @@ func copyVerified(dst, src *os.File, size int64) (Digest, error) {
 // copyThenHash fills dst with the blob src of size bytes and returns the
 // digest of what dst then holds.
 func copyThenHash(dst, src *os.File, size int64) (Digest, error) {
-	if cloneFile(dst, src) != nil {
-		n, err := io.Copy(dst, src)
-		if err != nil {
-			return Digest{}, err
-		}
-		if n != size {
-			return Digest{}, fmt.Errorf("blob changed while it was copied: %d bytes copied, %d expected", n, size)
-		}
+	if err := copyBlob(dst, src, size); err != nil {
+		return Digest{}, err
 	}
 	d, _, err := hashOpenFile(dst, size, runtime.GOMAXPROCS(0))
 	return d, err
 }
 
-// copyTrusted fills dst with the blob src of size bytes, which a restore
-// verified before and which has not changed since: a reflink clone where
-// the file system has them, else a copy by the kernel.
-func copyTrusted(dst, src *os.File, size int64) error {
+// copyBlob fills dst with the blob src of size bytes, unchecked: a reflink
+// clone where the file system has them, else a copy by the kernel.
+func copyBlob(dst, src *os.File, size int64) error {
 	if cloneFile(dst, src) == nil {
 		return nil
 	}

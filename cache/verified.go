@@ -64,6 +64,8 @@ type verifiedSet struct {
 	byBlob map[Digest]verifiedRecord
 }
 
+// verifiedRecord is one blob's entry in verifiedFile: its stat data when
+// it was hashed, and when the record was written.
 type verifiedRecord struct {
 	stat     blobStat
 	recorded int64 // Unix nanoseconds

@@ -135,9 +135,9 @@ func (w *Workspace) restoreOutputs(s *Stage, ar *cache.ActionResult, ev Events) 
 
 // storeMissingOutputs stores again, from the workspace, the outputs of the
 // up-to-date stage s whose blobs the cache lost, as after a collection or
-// a check that removed corrupt blobs: the workspace holds the same bytes,
-// so the result can be restored and checked out again. A failure costs
-// only a later run of the stage, so it is logged, not returned.
+// a check that removed corrupt blobs. The workspace holds the same bytes,
+// so the result can then be restored and checked out again. A failure
+// costs only a later run of the stage, so it is logged, not returned.
 func (w *Workspace) storeMissingOutputs(s *Stage, ar *cache.ActionResult) {
 	for _, o := range ar.Outputs {
 		if len(w.Store.MissingFor([]cache.Output{o})) == 0 {
